@@ -1,0 +1,35 @@
+/*
+ * resample.h: Lanczos-3 resampling of one image plane onto an output grid related to
+ * it by an affine map, with antialiasing when shrinking (the kernel is widened by the
+ * number of input pixels per output pixel, as PIL's resize does).
+ *
+ * Output pixel (c, r) (column, row; centres at integers) samples the input at
+ *   x = ox + axc*c + axr*r,  y = oy + ayc*c + ayr*r      (0-based input pixel coords).
+ * Input pixels outside the image or NaN get weight zero and the remaining weights are
+ * renormalised; an output pixel with no valid input is 0.
+ * zm_resample_ref is the scalar 2-D reference; zm_resample is the fast separable path
+ * for axis-aligned maps (axr = ayc = 0) without NaN in the footprint, and falls back to
+ * the reference otherwise. Tests compare the two.
+ */
+#ifndef ZOOMORPH_RESAMPLE_H
+#define ZOOMORPH_RESAMPLE_H
+
+typedef struct {
+    double ox, oy, axc, axr, ayc, ayr;
+} zm_affine;
+
+typedef struct {
+    long outside;  /* output pixels whose nearest input pixel is outside the image */
+    long nan;      /* ... is NaN */
+    long zero;     /* ... is exactly 0 (no coverage in Legacy Surveys images) */
+} zm_resample_stats;
+
+/* in: ny x nx. out: oh x ow. stats may be NULL. */
+void zm_resample_ref(const float *in, long nx, long ny, const zm_affine *m, int ow, int oh,
+                     float *out, zm_resample_stats *stats);
+void zm_resample(const float *in, long nx, long ny, const zm_affine *m, int ow, int oh,
+                 float *out, zm_resample_stats *stats);
+/* The Lanczos-3 kernel value at x (sinc(x) sinc(x/3) for |x| < 3). */
+double zm_lanczos3(double x);
+
+#endif

@@ -1,0 +1,10 @@
+/* params_groups.h: the parameter groups, one per file params_<group>.c; params_table.c
+ * lists them for zm_params_load and for docs/config.md. */
+#ifndef ZOOMORPH_APP_PARAMS_GROUPS_H
+#define ZOOMORPH_APP_PARAMS_GROUPS_H
+
+#include "zoomorph/params.h"
+
+extern const zm_param_table zm_params_survey;
+
+#endif

@@ -1,0 +1,103 @@
+/* stage_common.c: see stage_common.h. */
+#include "stage_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int zm_inputs_read(zm_store *s, zm_inputs *in, zm_err *err)
+{
+    memset(in, 0, sizeof *in);
+    unsigned long long n = 0;
+    int rc = zm_store_nrows(s, ZM_F_INPUT_NAME.path, &n, err);
+    if (rc) return rc;
+    in->n = (int)n;
+    size_t m = n ? n : 1;
+    in->name = zm_calloc(m, sizeof *in->name);
+    in->path = zm_calloc(m, sizeof *in->path);
+    in->ngal = zm_calloc(m, sizeof *in->ngal);
+    in->first = zm_calloc(m, sizeof *in->first);
+    in->status = zm_calloc(m, sizeof *in->status);
+    in->cutout_done = zm_calloc(m, 1);
+    zm_range all = {0, n};
+    rc = zm_store_read(s, ZM_F_INPUT_NAME.path, ZM_DT_STR, ZM_NAME_LEN, &all, 1, in->name, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_INPUT_PATH.path, ZM_DT_STR, ZM_SOURCE_LEN, &all, 1, in->path, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_INPUT_NGAL.path, ZM_DT_I64, 0, &all, 1, in->ngal, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_INPUT_FIRST.path, ZM_DT_I64, 0, &all, 1, in->first, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_INPUT_STATUS.path, ZM_DT_I32, 0, &all, 1, in->status, err);
+    if (!rc && zm_store_exists(s, ZM_F_INPUT_CUTOUT_DONE.path))
+        rc = zm_store_read(s, ZM_F_INPUT_CUTOUT_DONE.path, ZM_DT_U8, 0, &all, 1, in->cutout_done, err);
+    if (rc) zm_inputs_free(in);
+    return rc;
+}
+
+void zm_inputs_free(zm_inputs *in)
+{
+    free(in->name), free(in->path), free(in->ngal), free(in->first), free(in->status);
+    free(in->cutout_done);
+    memset(in, 0, sizeof *in);
+}
+
+int zm_stage_open_store(const zm_stage_args *a, int writable, const char *need_stage,
+                        zm_store **s, zm_err *err)
+{
+    const char *path = zm_param_str(a->params, "store.path");
+    int rc = zm_store_open(s, path, writable, a->ctx, err);
+    if (rc) return rc;
+    if (need_stage && !zm_store_stage_complete(*s, need_stage)) {
+        zm_store_close(*s);
+        *s = NULL;
+        return zm_err_set(err, ZM_ESTATE,
+                          "store %s: stage '%s' has not completed; run 'zoomorph %s' first",
+                          path, need_stage, need_stage);
+    }
+    return 0;
+}
+
+void zm_cutout_cfg_from_params(const zm_params *p, zm_cutout_cfg *cfg, zm_field_rule *rule,
+                               zm_dtype *dtype, int *rule_auto)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->size = (int)zm_param_int(p, "cutout.size");
+    cfg->channels = !strcmp(zm_param_str(p, "cutout.channels"), "colour") ? 3 : 1;
+    cfg->max_empty = zm_param_real(p, "cutout.max_empty_fraction");
+    cfg->edge_reject = !strcmp(zm_param_str(p, "cutout.edge"), "reject");
+    zm_stretch_default(&cfg->stretch);
+    cfg->stretch.scale[0] = (float)zm_param_real(p, "cutout.scale_g");
+    cfg->stretch.scale[1] = (float)zm_param_real(p, "cutout.scale_r");
+    cfg->stretch.scale[2] = (float)zm_param_real(p, "cutout.scale_z");
+    cfg->stretch.lo = (float)zm_param_real(p, "cutout.stretch_min");
+    cfg->stretch.hi = (float)zm_param_real(p, "cutout.stretch_max");
+    cfg->stretch.desaturate = zm_param_bool(p, "cutout.desaturate");
+    *dtype = !strcmp(zm_param_str(p, "cutout.dtype"), "float16") ? ZM_DT_F16 : ZM_DT_U8;
+    const char *r = zm_param_str(p, "cutout.field_rule");
+    *rule_auto = !strcmp(r, "auto");
+    rule->kind = !strcmp(r, "fixed") ? ZM_FIELD_FIXED : !strcmp(r, "native") ? ZM_FIELD_NATIVE : ZM_FIELD_GZ;
+    rule->gz_pixels = zm_param_real(p, "cutout.gz_pixels");
+    rule->th50_factor = zm_param_real(p, "cutout.th50_factor");
+    rule->th90_factor = zm_param_real(p, "cutout.th90_factor");
+    rule->min_pixscale = zm_param_real(p, "cutout.min_pixscale");
+    rule->r90_over_r50 = zm_param_real(p, "cutout.r90_over_r50");
+    rule->fixed_arcsec = zm_param_real(p, "cutout.fixed_arcsec");
+}
+
+const char *const zm_band_letters[ZM_MAX_BANDS] = {"g", "r", "z"};
+
+int zm_survey_bands(const zm_params *p, int wanted[ZM_MAX_BANDS], zm_err *err)
+{
+    char *items[8], buf[256];
+    int n = zm_param_list(p, "survey.bands", items, 8, buf, sizeof buf), count = 0;
+    for (int b = 0; b < ZM_MAX_BANDS; b++) wanted[b] = 0;
+    if (n < 1)
+        return zm_err_set(err, ZM_ECONFIG, "config key [survey] bands: expected 1 to 3 of g, r, z");
+    for (int i = 0; i < n; i++) {
+        int slot = -1;
+        for (int b = 0; b < ZM_MAX_BANDS; b++)
+            if (!strcmp(items[i], zm_band_letters[b])) slot = b;
+        if (slot < 0)
+            return zm_err_set(err, ZM_ECONFIG,
+                              "config key [survey] bands: '%s' is not one of g, r, z", items[i]);
+        if (!wanted[slot]) count++;
+        wanted[slot] = 1;
+    }
+    return count;
+}

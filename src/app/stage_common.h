@@ -1,0 +1,41 @@
+/*
+ * stage_common.h: what several stages share: reading the /inputs table, the cutout
+ * configuration from parameters, and opening the store with a clear message when an
+ * earlier stage has not run.
+ */
+#ifndef ZOOMORPH_APP_STAGE_COMMON_H
+#define ZOOMORPH_APP_STAGE_COMMON_H
+
+#include "stage.h"
+#include "zoomorph/cutout.h"
+#include "zoomorph/fields.h"
+#include "zoomorph/h5store.h"
+
+typedef struct {
+    int n;
+    char (*name)[ZM_NAME_LEN];
+    char (*path)[ZM_SOURCE_LEN];
+    long long *ngal, *first;
+    int *status;
+    unsigned char *cutout_done;  /* zeros if the dataset does not exist yet */
+} zm_inputs;
+
+/* Independent read of /inputs (every rank reads it all: it is small). */
+int zm_inputs_read(zm_store *s, zm_inputs *in, zm_err *err);
+void zm_inputs_free(zm_inputs *in);
+
+/* Opens [store] path; with need_stage set, fails with "run 'zoomorph <need_stage>'
+ * first" unless that stage completed. Collective. */
+int zm_stage_open_store(const zm_stage_args *a, int writable, const char *need_stage,
+                        zm_store **s, zm_err *err);
+
+/* [cutout] parameters. */
+void zm_cutout_cfg_from_params(const zm_params *p, zm_cutout_cfg *cfg, zm_field_rule *rule,
+                               zm_dtype *dtype, int *rule_auto);
+
+/* Band slots are always g = 0, r = 1, z = 2 (the stretch's order). wanted[slot] is set
+ * for the slots named in [survey] bands. Returns the number wanted or ZM_ECONFIG. */
+int zm_survey_bands(const zm_params *p, int wanted[ZM_MAX_BANDS], zm_err *err);
+extern const char *const zm_band_letters[ZM_MAX_BANDS];
+
+#endif

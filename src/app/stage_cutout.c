@@ -1,0 +1,375 @@
+/*
+ * stage_cutout.c: `zoomorph cutout` makes every galaxy's stamp into /cutouts/images.
+ *
+ * Inputs (bricks or cutout files) go to ranks largest first onto the least loaded
+ * rank. Each rank cuts its galaxies in chunks of [cutout] batch; in every round each
+ * rank writes one chunk collectively (an empty one when it has run out), then the
+ * round's rejects, then marks the inputs it finished in /inputs/cutout_done. A run that
+ * was interrupted (stage status "running") resumes: finished inputs are skipped.
+ * Writes /cutouts/{images, flags, pixscale}, /inputs/{cutout_done, status}, /rejects.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "stage_common.h"
+#include "zoomorph/balance.h"
+#include "zoomorph/fitsimg.h"
+#include "zoomorph/log.h"
+#include "zoomorph/picture.h"
+#include "zoomorph/survey.h"
+
+typedef struct {
+    int input;
+    long long off, count;  /* galaxies [off, off + count) of the input */
+} piece;
+
+typedef struct {
+    piece *p;
+    int n, cap;
+} chunk;
+
+/* The images of the input being cut. */
+typedef struct {
+    int input;              /* -1: none loaded */
+    int failed;             /* the input could not be read */
+    int is_picture;
+    zm_image img[ZM_MAX_BANDS];
+    zm_band_set bands;
+    float *pic;             /* picture: 3 x h x w */
+    int pw, ph;
+} loaded;
+
+static void unload(loaded *L)
+{
+    for (int b = 0; b < ZM_MAX_BANDS; b++) zm_image_free(&L->img[b]);
+    free(L->pic);
+    memset(L, 0, sizeof *L);
+    L->input = -1;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcasecmp(s + a - b, suf) == 0;
+}
+
+/* Loads a brick's band images or a cutout file. 0, or an error naming the file. */
+static int load_input(const zm_inputs *in, int i, int bricks_mode, const int wanted[3],
+                      int allow_missing, loaded *L, zm_err *err)
+{
+    unload(L);
+    L->input = i;
+    if (bricks_mode) {
+        zm_brick_files bf;
+        zm_survey_brick_files_in(in->path[i], in->name[i], zm_band_letters, ZM_MAX_BANDS, &bf);
+        for (int b = 0; b < ZM_MAX_BANDS; b++) {
+            if (!wanted[b]) continue;
+            if (!bf.image[b][0]) {
+                L->bands.absent[b] = 1;
+                if (allow_missing) continue;
+                return zm_err_set(err, ZM_EMISSING, "brick %s: band %s image is missing in %s",
+                                  in->name[i], zm_band_letters[b], in->path[i]);
+            }
+            int rc = zm_image_read(bf.image[b], 1, &L->img[b], err);
+            if (rc) return rc;
+            if (L->img[b].nplanes != 1)
+                return zm_err_set(err, ZM_EFORMAT, "%s HDU %d: NAXIS = 3; a brick image must be 2-D",
+                                  bf.image[b], L->img[b].hdu);
+            L->bands.img[b] = &L->img[b];
+            L->bands.plane[b] = 0;
+        }
+        return 0;
+    }
+    const char *path = in->path[i];
+    if (ends_with(path, ".png") || ends_with(path, ".jpg") || ends_with(path, ".jpeg")) {
+        L->is_picture = 1;
+        return zm_picture_read(path, &L->pic, &L->pw, &L->ph, err);
+    }
+    zm_image *im = &L->img[0];
+    int rc = zm_image_read(path, 1, im, err);
+    if (rc) return rc;
+    /* which plane holds which band: BANDS keyword, else the wanted bands in g, r, z order */
+    int nwanted = wanted[0] + wanted[1] + wanted[2];
+    if (im->bands[0]) {
+        if ((long)strlen(im->bands) != im->nplanes)
+            return zm_err_set(err, ZM_EFORMAT, "%s HDU %d: BANDS = '%s' but NAXIS3 = %ld", path,
+                              im->hdu, im->bands, im->nplanes);
+        for (int b = 0; b < ZM_MAX_BANDS; b++) {
+            const char *c = strchr(im->bands, zm_band_letters[b][0]);
+            if (wanted[b] && c) {
+                L->bands.img[b] = im;
+                L->bands.plane[b] = (int)(c - im->bands);
+            } else if (wanted[b]) {
+                L->bands.absent[b] = 1;
+                if (allow_missing) continue;
+                return zm_err_set(err, ZM_EMISSING, "%s HDU %d: band %s is not in BANDS = '%s'",
+                                  path, im->hdu, zm_band_letters[b], im->bands);
+            }
+        }
+    } else if (im->nplanes == nwanted) {
+        int k = 0;
+        for (int b = 0; b < ZM_MAX_BANDS; b++)
+            if (wanted[b]) {
+                L->bands.img[b] = im;
+                L->bands.plane[b] = k++;
+            }
+    } else {
+        return zm_err_set(err, ZM_EFORMAT,
+                          "%s HDU %d: %ld planes and no BANDS keyword; expected %d (the bands "
+                          "of [survey] bands)",
+                          path, im->hdu, im->nplanes, nwanted);
+    }
+    return 0;
+}
+
+/* The chunks of this rank's work, in input order: at most batch galaxies each. */
+static int make_chunks(const zm_inputs *in, const int *owner, int rank, long long batch,
+                       chunk **out)
+{
+    int cap = 16, n = 0;
+    chunk *c = zm_calloc((size_t)cap, sizeof *c);
+    long long fill = batch;  /* start a new chunk at once */
+    for (int i = 0; i < in->n; i++) {
+        if (owner[i] != rank || in->status[i] != ZM_INPUT_OK || in->ngal[i] == 0 || in->cutout_done[i])
+            continue;
+        for (long long off = 0; off < in->ngal[i];) {
+            if (fill == batch) {
+                if (n == cap) c = zm_realloc(c, (size_t)(cap *= 2) * sizeof *c);
+                c[n] = (chunk){zm_malloc(8 * sizeof(piece)), 0, 8};
+                n++;
+                fill = 0;
+            }
+            chunk *ch = &c[n - 1];
+            long long take = in->ngal[i] - off < batch - fill ? in->ngal[i] - off : batch - fill;
+            if (ch->n == ch->cap) ch->p = zm_realloc(ch->p, (size_t)(ch->cap *= 2) * sizeof(piece));
+            ch->p[ch->n++] = (piece){i, off, take};
+            off += take;
+            fill += take;
+        }
+    }
+    *out = c;
+    return n;
+}
+
+static int run_cutout(const zm_stage_args *a, zm_err *err)
+{
+    const zm_ctx *ctx = a->ctx;
+    const zm_params *p = a->params;
+    zm_store *s = NULL;
+    if (zm_stage_open_store(a, 1, "plan", &s, err)) return ZM_EXIT_INPUT;
+    zm_store_set_write_limit(s, (size_t)zm_param_int(p, "store.max_write_mb") << 20);
+    zm_inputs in;
+    if (zm_inputs_read(s, &in, err)) {
+        zm_store_close(s);
+        return ZM_EXIT_INPUT;
+    }
+    int wanted[ZM_MAX_BANDS];
+    if (zm_survey_bands(p, wanted, err) < 0) {
+        zm_inputs_free(&in);
+        zm_store_close(s);
+        return ZM_EXIT_INPUT;
+    }
+    const int bricks_mode = !strcmp(zm_param_str(p, "survey.mode"), "bricks");
+    const int allow_missing = zm_param_bool(p, "survey.allow_missing_bands");
+    zm_cutout_cfg cfg;
+    zm_field_rule rule;
+    zm_dtype dtype;
+    int rule_auto;
+    zm_cutout_cfg_from_params(p, &cfg, &rule, &dtype, &rule_auto);
+    const long long batch = zm_param_int(p, "cutout.batch");
+    const size_t np = (size_t)cfg.channels * cfg.size * cfg.size;
+    const size_t esz = dtype == ZM_DT_F16 ? 2 : 1;
+    unsigned long long ngal_total = 0;
+    zm_store_nrows(s, ZM_F_GAL_ID.path, &ngal_total, err);
+    zm_field fimg = zm_field_cutout_images(cfg.channels, cfg.size, dtype);
+
+    /* resume an interrupted run whose datasets match; otherwise start afresh */
+    char status[32] = "";
+    zm_store_get_attr(s, "/meta/stages/cutout", "status", status, sizeof status);
+    unsigned long long dims[4] = {0};
+    int resume = !strcmp(status, "running") && zm_store_exists(s, fimg.path) &&
+                 zm_store_shape(s, fimg.path, dims, err) == 4 && dims[1] == (unsigned)cfg.channels &&
+                 dims[2] == (unsigned)cfg.size && zm_store_exists(s, ZM_F_INPUT_CUTOUT_DONE.path);
+    resume = zm_any(ctx, resume) && !zm_any(ctx, !resume);
+    int rc = 0;
+    if (!resume) {
+        memset(in.cutout_done, 0, (size_t)(in.n ? in.n : 1));
+        rc = zm_store_define(s, &fimg, ngal_total, 1, err);
+        if (!rc) rc = zm_store_define(s, &ZM_F_CUT_FLAGS, ngal_total, 1, err);
+        if (!rc) rc = zm_store_define(s, &ZM_F_CUT_PIXSCALE, ngal_total, 1, err);
+        if (!rc) rc = zm_store_define(s, &ZM_F_INPUT_CUTOUT_DONE, (unsigned long long)in.n, 1, err);
+    } else {
+        long ndone = 0;
+        for (int i = 0; i < in.n; i++) ndone += in.cutout_done[i];
+        zm_info0("cutout: resuming an interrupted run: %ld of %d inputs already done", ndone, in.n);
+    }
+    if (rc) {
+        zm_inputs_free(&in);
+        zm_store_close(s);
+        return ZM_EXIT_INPUT;
+    }
+    char *dump = zm_params_dump(p);
+    zm_store_stage_begin(s, "cutout", dump);
+    free(dump);
+
+    int *owner = zm_malloc((size_t)(in.n ? in.n : 1) * sizeof *owner);
+    long long *w = zm_malloc((size_t)(in.n ? in.n : 1) * sizeof *w);
+    long long todo = 0;
+    for (int i = 0; i < in.n; i++) {
+        int live = in.status[i] == ZM_INPUT_OK && !in.cutout_done[i];
+        w[i] = live ? in.ngal[i] : 0;
+        todo += w[i];
+    }
+    zm_assign_lpt(w, in.n, ctx->size, owner);
+    chunk *chunks = NULL;
+    int nchunks = make_chunks(&in, owner, ctx->rank, batch, &chunks);
+    long long rounds = zm_allreduce_max_ll(ctx, nchunks);
+
+    void *stamps = zm_malloc((size_t)batch * np * esz);
+    unsigned *flags = zm_malloc((size_t)batch * sizeof *flags);
+    float *pixscale = zm_malloc((size_t)batch * sizeof *pixscale);
+    float *stamp = zm_malloc(np * sizeof *stamp);
+    float *work = zm_malloc(zm_cutout_work_floats(&cfg) * sizeof *work);
+    double *ra = zm_malloc((size_t)batch * sizeof *ra), *dec = zm_malloc((size_t)batch * sizeof *dec);
+    float *r50 = zm_malloc((size_t)batch * sizeof *r50), *th50 = zm_malloc((size_t)batch * sizeof *th50),
+          *th90 = zm_malloc((size_t)batch * sizeof *th90);
+    zm_range *ranges = zm_malloc(((size_t)batch + 1) * sizeof *ranges);
+    zm_range *done_r = zm_malloc(((size_t)batch + 1) * sizeof *done_r);
+    int *rej_inputs = zm_malloc(((size_t)batch + 1) * sizeof *rej_inputs);
+    unsigned char *ones = zm_malloc((size_t)batch + 1);
+    memset(ones, 1, (size_t)batch + 1);
+    loaded L;
+    memset(&L, 0, sizeof L);
+    L.input = -1;
+    long long n_ok = 0, n_rej = 0, n_edge = 0, n_nan = 0, n_missing = 0, in_rej = 0;
+    zm_reject_list rej = {0};
+    zm_progress prog;
+    zm_progress_start(&prog, "cutout", "galaxies", (double)todo);
+    long long done_global = 0;
+
+    for (long long r = 0; r < rounds && !rc; r++) {
+        chunk *ch = r < nchunks ? &chunks[r] : NULL;
+        int npieces = ch ? ch->n : 0, ndone = 0, nrejin = 0;
+        long long k = 0;
+        for (int q = 0; q < npieces; q++) {
+            const piece *pc = &ch->p[q];
+            const int i = pc->input;
+            zm_err e = {0};
+            if (L.input != i) {
+                if (load_input(&in, i, bricks_mode, wanted, allow_missing, &L, &e)) {
+                    L.failed = 1;
+                    zm_warn("cutout: input %s rejected: %s", in.name[i], e.msg);
+                    zm_reject_add(&rej, "cutout", i, -1, in.path[i], e.msg);
+                    rej_inputs[nrejin++] = i;
+                    in_rej++;
+                }
+            }
+            ranges[q] = (zm_range){(unsigned long long)(in.first[i] + pc->off), (unsigned long long)pc->count};
+            zm_range gr = ranges[q];
+            if ((rc = zm_store_read(s, ZM_F_GAL_RA.path, ZM_DT_F64, 0, &gr, 1, ra, err)) ||
+                (rc = zm_store_read(s, ZM_F_GAL_DEC.path, ZM_DT_F64, 0, &gr, 1, dec, err)) ||
+                (rc = zm_store_read(s, ZM_F_GAL_R50.path, ZM_DT_F32, 0, &gr, 1, r50, err)) ||
+                (rc = zm_store_read(s, ZM_F_GAL_TH50.path, ZM_DT_F32, 0, &gr, 1, th50, err)) ||
+                (rc = zm_store_read(s, ZM_F_GAL_TH90.path, ZM_DT_F32, 0, &gr, 1, th90, err)))
+                ZM_ABORT("cannot read /galaxies rows of a planned store: %s", err->msg);
+            for (long long j = 0; j < pc->count; j++, k++) {
+                char *dst = (char *)stamps + (size_t)k * np * esz;
+                long long id = in.first[i] + pc->off + j;
+                flags[k] = 0;
+                pixscale[k] = 0;
+                if (L.failed) {
+                    memset(dst, 0, np * esz);
+                    flags[k] = ZM_CUT_REJECTED;
+                    n_rej++;
+                    continue;
+                }
+                int crc = 0;
+                if (L.is_picture) {
+                    zm_cutout_from_picture(&cfg, L.pic, L.pw, L.ph, work, stamp);
+                    flags[k] = ZM_CUT_PRESTRETCHED;
+                } else {
+                    zm_field_rule use = rule;
+                    if (rule_auto)
+                        use.kind = bricks_mode || isfinite(th50[j]) ? ZM_FIELD_GZ : ZM_FIELD_NATIVE;
+                    zm_image *ref = L.bands.img[0] ? L.bands.img[0] : L.bands.img[1] ? L.bands.img[1] : L.bands.img[2];
+                    double native = use.kind == ZM_FIELD_NATIVE && ref ? zm_image_width_arcsec(ref, ra[j], dec[j]) : 0;
+                    double field = zm_field_arcsec(&use, th50[j], th90[j], r50[j], native);
+                    pixscale[k] = (float)(field / cfg.size);
+                    crc = zm_cutout_make(&cfg, &L.bands, ra[j], dec[j], field, work, stamp, &flags[k], &e);
+                }
+                if (crc) {
+                    memset(dst, 0, np * esz);
+                    flags[k] |= ZM_CUT_REJECTED;
+                    n_rej++;
+                    char reason[ZM_REASON_LEN];
+                    snprintf(reason, sizeof reason, "galaxy %lld (ra %.6f, dec %.6f): %s", id, ra[j], dec[j], e.msg);
+                    zm_reject_add(&rej, "cutout", i, id, in.path[i], reason);
+                    continue;
+                }
+                zm_stamp_quantize(stamp, np, dtype == ZM_DT_F16, dst);
+                n_ok++;
+                n_edge += (flags[k] & ZM_CUT_EDGE) != 0;
+                n_nan += (flags[k] & ZM_CUT_NAN) != 0;
+                n_missing += (flags[k] & ZM_CUT_MISSING_BAND) != 0;
+            }
+            if (pc->off + pc->count == in.ngal[i]) done_r[ndone++] = (zm_range){(unsigned long long)i, 1};
+        }
+        /* every rank makes the same calls, with or without rows */
+        if (!rc) rc = zm_store_write(s, &fimg, ranges, npieces, stamps, err);
+        if (!rc) rc = zm_store_write(s, &ZM_F_CUT_FLAGS, ranges, npieces, flags, err);
+        if (!rc) rc = zm_store_write(s, &ZM_F_CUT_PIXSCALE, ranges, npieces, pixscale, err);
+        if (!rc && zm_any(ctx, rej.n > 0)) {
+            rc = zm_reject_write(s, &rej, err);
+            zm_reject_free(&rej);
+        }
+        if (!rc && zm_any(ctx, nrejin > 0)) {
+            zm_range *sr = zm_malloc((size_t)(nrejin ? nrejin : 1) * sizeof *sr);
+            int *st = zm_malloc((size_t)(nrejin ? nrejin : 1) * sizeof *st);
+            for (int q = 0; q < nrejin; q++) {
+                sr[q] = (zm_range){(unsigned long long)rej_inputs[q], 1};
+                st[q] = ZM_INPUT_REJECTED_CUTOUT;
+            }
+            rc = zm_store_write(s, &ZM_F_INPUT_STATUS, sr, nrejin, st, err);
+            free(sr);
+            free(st);
+        }
+        if (!rc) rc = zm_store_write(s, &ZM_F_INPUT_CUTOUT_DONE, done_r, ndone, ones, err);
+        done_global = zm_allreduce_sum_ll(ctx, n_ok + n_rej);
+        zm_progress_update(&prog, (double)done_global);
+    }
+    unload(&L);
+    long long tot[6] = {n_ok, n_rej, n_edge, n_nan, n_missing, in_rej};
+    ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, tot, 6, MPI_LONG_LONG, MPI_SUM, ctx->comm));
+    char summary[512];
+    snprintf(summary, sizeof summary,
+             "%lld stamps written, %lld galaxies rejected (%lld inputs unreadable); flagged: %lld "
+             "edge-padded, %lld with NaN pixels, %lld missing a band",
+             tot[0], tot[1], tot[5], tot[2], tot[3], tot[4]);
+    if (!rc) {
+        zm_progress_end(&prog, (double)(tot[0] + tot[1]));
+        zm_store_stage_end(s, "cutout", summary);
+        zm_info0("cutout: %s", summary);
+        zm_info0("cutout: wrote %s %s (%llu x %d x %d x %d %s)", zm_store_path(s), fimg.path,
+                 ngal_total, cfg.channels, cfg.size, cfg.size, dtype == ZM_DT_F16 ? "float16" : "uint8");
+    }
+    for (int c = 0; c < nchunks; c++) free(chunks[c].p);
+    free(chunks), free(owner), free(w), free(stamps), free(flags), free(pixscale), free(stamp);
+    free(work), free(ra), free(dec), free(r50), free(th50), free(th90), free(ranges), free(done_r);
+    free(rej_inputs), free(ones);
+    zm_reject_free(&rej);
+    zm_inputs_free(&in);
+    zm_store_close(s);
+    if (rc) return ZM_EXIT_INPUT;
+    if (tot[0] == 0 && todo > 0) {
+        zm_err_set(err, ZM_EREJECT, "cutout: no stamp could be made (%lld galaxies rejected; see "
+                   "the warnings above and /rejects)", tot[1]);
+        return ZM_EXIT_NOTHING;
+    }
+    return 0;
+}
+
+const zm_stage zm_stage_cutout = {
+    "cutout", "cut, resample and stretch every galaxy's stamp into /cutouts/images", "", run_cutout};

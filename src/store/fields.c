@@ -1,0 +1,92 @@
+/* fields.c: see fields.h. */
+#include "zoomorph/fields.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define F(path, type, units, desc) {path, type, 0, {0}, 0, units, desc}
+#define S(path, len, desc) {path, ZM_DT_STR, 0, {0}, len, "", desc}
+
+const zm_field ZM_F_INPUT_NAME = S("/inputs/name", ZM_NAME_LEN, "brick name, or the cutout file's row label");
+const zm_field ZM_F_INPUT_PATH = S("/inputs/path", ZM_SOURCE_LEN, "brick directory or cutout file");
+const zm_field ZM_F_INPUT_NGAL = F("/inputs/ngal", ZM_DT_I64, "", "galaxies selected from this input");
+const zm_field ZM_F_INPUT_FIRST = F("/inputs/first_row", ZM_DT_I64, "", "row of its first galaxy in /galaxies");
+const zm_field ZM_F_INPUT_STATUS = F("/inputs/status", ZM_DT_I32, "", "0 ok, 1 rejected by plan, 2 rejected by cutout (see /rejects)");
+const zm_field ZM_F_INPUT_CUTOUT_DONE = F("/inputs/cutout_done", ZM_DT_U8, "", "1 once the cutout stage has written this input's stamps");
+
+const zm_field ZM_F_GAL_ID = F("/galaxies/id", ZM_DT_I64, "", "global row id (0-based), the same for any rank count");
+const zm_field ZM_F_GAL_RA = F("/galaxies/ra", ZM_DT_F64, "deg", "right ascension (ICRS)");
+const zm_field ZM_F_GAL_DEC = F("/galaxies/dec", ZM_DT_F64, "deg", "declination (ICRS)");
+const zm_field ZM_F_GAL_BRICK = S("/galaxies/brickname", ZM_NAME_LEN, "Legacy Surveys brick name (empty for cutout files)");
+const zm_field ZM_F_GAL_OBJID = F("/galaxies/objid", ZM_DT_I64, "", "Tractor objid within the brick (table row for cutout files)");
+const zm_field ZM_F_GAL_SOURCE = F("/galaxies/source_file", ZM_DT_I32, "", "row of /inputs the galaxy came from");
+const zm_field ZM_F_GAL_TYPE = S("/galaxies/type", 8, "Tractor morphological type");
+const zm_field ZM_F_GAL_R50 = F("/galaxies/r50", ZM_DT_F32, "arcsec", "half-light radius (Tractor shape_r, or fracdev-weighted DR5-7 radii)");
+const zm_field ZM_F_GAL_TH50 = F("/galaxies/petro_th50", ZM_DT_F32, "arcsec", "Petrosian 50% radius if given, else NaN");
+const zm_field ZM_F_GAL_TH90 = F("/galaxies/petro_th90", ZM_DT_F32, "arcsec", "Petrosian 90% radius if given, else NaN");
+const zm_field ZM_F_GAL_FLUX = {"/galaxies/flux", ZM_DT_F32, 1, {3}, 0, "nanomaggies", "Tractor flux in g, r, z (NaN if absent)"};
+
+const zm_field ZM_F_CUT_FLAGS = F("/cutouts/flags", ZM_DT_U32, "", "bit mask: 1 edge padded, 2 NaN pixels, 4 missing band, 8 too empty, 16 rejected (no stamp), 32 pre-stretched picture");
+const zm_field ZM_F_CUT_PIXSCALE = F("/cutouts/pixscale", ZM_DT_F32, "arcsec/pixel", "stamp pixel scale (field / size)");
+
+const zm_field ZM_F_REJ_STAGE = S("/rejects/stage", ZM_NAME_LEN, "stage that rejected the item");
+const zm_field ZM_F_REJ_INPUT = F("/rejects/input", ZM_DT_I32, "", "row of /inputs, -1 if none");
+const zm_field ZM_F_REJ_ID = F("/rejects/id", ZM_DT_I64, "", "galaxy id, -1 for a whole input");
+const zm_field ZM_F_REJ_SOURCE = S("/rejects/source", ZM_SOURCE_LEN, "file involved");
+const zm_field ZM_F_REJ_REASON = S("/rejects/reason", ZM_REASON_LEN, "why, naming the file, HDU, column or key");
+
+zm_field zm_field_cutout_images(int channels, int size, zm_dtype type)
+{
+    zm_field f = {"/cutouts/images", type, 3,
+                  {(unsigned long long)channels, (unsigned long long)size, (unsigned long long)size},
+                  0, type == ZM_DT_U8 ? "0-255 = stretched [0, 1]" : "stretched [0, 1]",
+                  "stamps, channels x rows x columns, row 0 north, east left, Galaxy Zoo stretch"};
+    return f;
+}
+
+void zm_reject_add(zm_reject_list *l, const char *stage, int input, long long id,
+                   const char *source, const char *reason)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->r = zm_realloc(l->r, (size_t)l->cap * sizeof *l->r);
+    }
+    zm_reject *r = &l->r[l->n++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->stage, sizeof r->stage, "%s", stage);
+    r->input = input;
+    r->id = id;
+    snprintf(r->source, sizeof r->source, "%s", source ? source : "");
+    snprintf(r->reason, sizeof r->reason, "%s", reason ? reason : "");
+}
+
+void zm_reject_free(zm_reject_list *l)
+{
+    free(l->r);
+    l->r = NULL;
+    l->n = l->cap = 0;
+}
+
+int zm_reject_write(zm_store *s, const zm_reject_list *l, zm_err *err)
+{
+    size_t n = (size_t)l->n;
+    char *stage = zm_malloc(n * ZM_NAME_LEN + 1), *src = zm_malloc(n * ZM_SOURCE_LEN + 1),
+         *why = zm_malloc(n * ZM_REASON_LEN + 1);
+    int *input = zm_malloc(n * sizeof *input + 1);
+    long long *id = zm_malloc(n * sizeof *id + 1);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(stage + i * ZM_NAME_LEN, l->r[i].stage, ZM_NAME_LEN);
+        memcpy(src + i * ZM_SOURCE_LEN, l->r[i].source, ZM_SOURCE_LEN);
+        memcpy(why + i * ZM_REASON_LEN, l->r[i].reason, ZM_REASON_LEN);
+        input[i] = l->r[i].input;
+        id[i] = l->r[i].id;
+    }
+    int rc = zm_store_append(s, &ZM_F_REJ_STAGE, n, stage, err);
+    if (!rc) rc = zm_store_append(s, &ZM_F_REJ_INPUT, n, input, err);
+    if (!rc) rc = zm_store_append(s, &ZM_F_REJ_ID, n, id, err);
+    if (!rc) rc = zm_store_append(s, &ZM_F_REJ_SOURCE, n, src, err);
+    if (!rc) rc = zm_store_append(s, &ZM_F_REJ_REASON, n, why, err);
+    free(stage), free(src), free(why), free(input), free(id);
+    return rc;
+}

@@ -1,0 +1,163 @@
+/* resample.c: see resample.h. */
+#include "zoomorph/resample.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zoomorph/error.h"
+
+double zm_lanczos3(double x)
+{
+    x = fabs(x);
+    if (x < 1e-12) return 1.0;
+    if (x >= 3.0) return 0.0;
+    double px = M_PI * x;
+    return 3.0 * sin(px) * sin(px / 3.0) / (px * px);
+}
+
+static void count_nearest(const float *in, long nx, long ny, double x, double y,
+                          zm_resample_stats *st)
+{
+    if (!st) return;
+    long ix = lround(x), iy = lround(y);
+    if (ix < 0 || iy < 0 || ix >= nx || iy >= ny) st->outside++;
+    else {
+        float v = in[iy * nx + ix];
+        if (v != v) st->nan++;
+        else if (v == 0.0f) st->zero++;
+    }
+}
+
+void zm_resample_ref(const float *in, long nx, long ny, const zm_affine *m, int ow, int oh,
+                     float *out, zm_resample_stats *st)
+{
+    if (st) memset(st, 0, sizeof *st);
+    /* input pixels per output pixel along each output axis */
+    double sc = hypot(m->axc, m->ayc), sr = hypot(m->axr, m->ayr);
+    double s = fmax(1.0, fmax(sc, sr));
+    double sup = 3.0 * s;
+    for (int r = 0; r < oh; r++)
+        for (int c = 0; c < ow; c++) {
+            double x = m->ox + m->axc * c + m->axr * r, y = m->oy + m->ayc * c + m->ayr * r;
+            count_nearest(in, nx, ny, x, y, st);
+            long x0 = (long)ceil(x - sup), x1 = (long)floor(x + sup);
+            long y0 = (long)ceil(y - sup), y1 = (long)floor(y + sup);
+            if (x0 < 0) x0 = 0;
+            if (y0 < 0) y0 = 0;
+            if (x1 > nx - 1) x1 = nx - 1;
+            if (y1 > ny - 1) y1 = ny - 1;
+            double acc = 0, wsum = 0;
+            for (long j = y0; j <= y1; j++) {
+                double wy = zm_lanczos3((j - y) / s);
+                if (wy == 0) continue;
+                for (long i = x0; i <= x1; i++) {
+                    float v = in[j * nx + i];
+                    if (v != v) continue;
+                    double w = wy * zm_lanczos3((i - x) / s);
+                    acc += w * v;
+                    wsum += w;
+                }
+            }
+            out[(size_t)r * ow + c] = fabs(wsum) > 1e-12 ? (float)(acc / wsum) : 0.0f;
+        }
+}
+
+/* Weights of one output coordinate along one axis: taps [first, first+n). */
+typedef struct {
+    long first;
+    int n;
+} taps;
+
+void zm_resample(const float *in, long nx, long ny, const zm_affine *m, int ow, int oh,
+                 float *out, zm_resample_stats *st)
+{
+    if (m->axr != 0.0 || m->ayc != 0.0) {
+        zm_resample_ref(in, nx, ny, m, ow, oh, out, st);
+        return;
+    }
+    double sx = fmax(1.0, fabs(m->axc)), sy = fmax(1.0, fabs(m->ayr));
+    int maxtx = (int)(6.0 * sx) + 3, maxty = (int)(6.0 * sy) + 3;
+    taps *tx = zm_malloc((size_t)ow * sizeof *tx), *ty = zm_malloc((size_t)oh * sizeof *ty);
+    float *wx = zm_malloc((size_t)ow * (size_t)maxtx * sizeof *wx);
+    float *wy = zm_malloc((size_t)oh * (size_t)maxty * sizeof *wy);
+    long ylo = ny, yhi = -1;
+    for (int c = 0; c < ow; c++) {
+        double x = m->ox + m->axc * c, sup = 3.0 * sx;
+        long a = (long)ceil(x - sup), b = (long)floor(x + sup);
+        if (a < 0) a = 0;
+        if (b > nx - 1) b = nx - 1;
+        tx[c].first = a;
+        tx[c].n = b >= a ? (int)(b - a + 1) : 0;
+        if (tx[c].n > maxtx) ZM_ABORT("resample: %d taps > %d", tx[c].n, maxtx);
+        double sum = 0;
+        for (int k = 0; k < tx[c].n; k++) sum += (wx[(size_t)c * maxtx + k] = (float)zm_lanczos3((a + k - x) / sx));
+        for (int k = 0; k < tx[c].n; k++)
+            wx[(size_t)c * maxtx + k] = fabs(sum) > 1e-12 ? (float)(wx[(size_t)c * maxtx + k] / sum) : 0.0f;
+    }
+    for (int r = 0; r < oh; r++) {
+        double y = m->oy + m->ayr * r, sup = 3.0 * sy;
+        long a = (long)ceil(y - sup), b = (long)floor(y + sup);
+        if (a < 0) a = 0;
+        if (b > ny - 1) b = ny - 1;
+        ty[r].first = a;
+        ty[r].n = b >= a ? (int)(b - a + 1) : 0;
+        if (ty[r].n > maxty) ZM_ABORT("resample: %d taps > %d", ty[r].n, maxty);
+        double sum = 0;
+        for (int k = 0; k < ty[r].n; k++) sum += (wy[(size_t)r * maxty + k] = (float)zm_lanczos3((a + k - y) / sy));
+        for (int k = 0; k < ty[r].n; k++)
+            wy[(size_t)r * maxty + k] = fabs(sum) > 1e-12 ? (float)(wy[(size_t)r * maxty + k] / sum) : 0.0f;
+        if (ty[r].n) {
+            if (a < ylo) ylo = a;
+            if (b > yhi) yhi = b;
+        }
+    }
+    /* NaN anywhere in the footprint: the weights are no longer separable */
+    long xlo = nx, xhi = -1;
+    for (int c = 0; c < ow; c++)
+        if (tx[c].n) {
+            if (tx[c].first < xlo) xlo = tx[c].first;
+            if (tx[c].first + tx[c].n - 1 > xhi) xhi = tx[c].first + tx[c].n - 1;
+        }
+    int has_nan = 0;
+    for (long j = ylo; j <= yhi && !has_nan; j++)
+        for (long i = xlo; i <= xhi; i++)
+            if (in[j * nx + i] != in[j * nx + i]) {
+                has_nan = 1;
+                break;
+            }
+    if (has_nan) {
+        free(tx), free(ty), free(wx), free(wy);
+        zm_resample_ref(in, nx, ny, m, ow, oh, out, st);
+        return;
+    }
+    if (st) {
+        memset(st, 0, sizeof *st);
+        for (int r = 0; r < oh; r++)
+            for (int c = 0; c < ow; c++) count_nearest(in, nx, ny, m->ox + m->axc * c, m->oy + m->ayr * r, st);
+    }
+    /* horizontal pass over the rows in the footprint, then vertical */
+    long nrows = yhi >= ylo ? yhi - ylo + 1 : 0;
+    float *tmp = zm_malloc((size_t)(nrows ? nrows : 1) * (size_t)ow * sizeof *tmp);
+    for (long j = 0; j < nrows; j++) {
+        const float *row = in + (ylo + j) * nx;
+        float *t = tmp + (size_t)j * ow;
+        for (int c = 0; c < ow; c++) {
+            const float *w = wx + (size_t)c * maxtx, *p = row + tx[c].first;
+            float acc = 0;
+            for (int k = 0; k < tx[c].n; k++) acc += w[k] * p[k];
+            t[c] = acc;
+        }
+    }
+    for (int r = 0; r < oh; r++) {
+        float *o = out + (size_t)r * ow;
+        for (int c = 0; c < ow; c++) o[c] = 0;
+        for (int k = 0; k < ty[r].n; k++) {
+            float w = wy[(size_t)r * maxty + k];
+            const float *t = tmp + (size_t)(ty[r].first + k - ylo) * ow;
+            for (int c = 0; c < ow; c++) o[c] += w * t[c];
+        }
+    }
+    free(tmp);
+    free(tx), free(ty), free(wx), free(wy);
+}
