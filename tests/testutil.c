@@ -1,0 +1,76 @@
+/* testutil.c: see testutil.h. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *zt_env(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+const char *zt_shared_data(void)
+{
+    const char *d = zt_env("ZM_SHARED_DATA", NULL);
+    struct stat st;
+    if (!d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
+    return d;
+}
+
+const char *zt_tmpdir(const char *tag)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/tmp/%s.%d", zt_env("ZM_BUILD_DIR", "."), tag, (int)getpid());
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", path, path);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "cannot make %s\n", path);
+        exit(1);
+    }
+    return path;
+}
+
+int zt_run(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "+ %s\n", cmd);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+double zt_max_rel_diff(const char *name, const float *a, const float *b, size_t n, double floor)
+{
+    double worst = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]) / fmax(fabs((double)b[i]), floor);
+        if (!(d <= worst)) {
+            worst = d;
+            at = i;
+        }
+    }
+    fprintf(stderr, "%s: worst relative difference %.3g at %zu (%g vs %g) over %zu values\n", name,
+            worst, at, n ? a[at] : 0.0, n ? b[at] : 0.0, n);
+    return worst;
+}
+
+int zt_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

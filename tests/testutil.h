@@ -1,0 +1,27 @@
+/*
+ * testutil.h: helpers for the C tests: environment paths, skipping, temporary
+ * directories, running a shell command, and the worst-difference report every numeric
+ * comparison prints.
+ */
+#ifndef ZOOMORPH_TESTUTIL_H
+#define ZOOMORPH_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+
+#define ZM_SKIP 77
+
+/* Environment variable or a default. */
+const char *zt_env(const char *name, const char *def);
+/* ../shared/data/real or NULL (then the caller skips with a message). */
+const char *zt_shared_data(void);
+/* A fresh directory under the build tree's tmp/, named after tag; returns its path. */
+const char *zt_tmpdir(const char *tag);
+/* system() with the command printed; returns the exit status. */
+int zt_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Max |a - b| / max(|b|, floor) and where; prints "name: worst rel diff ... at i". */
+double zt_max_rel_diff(const char *name, const float *a, const float *b, size_t n, double floor);
+/* Runs a Check suite, returns the process exit code. */
+int zt_run_suite(Suite *s);
+
+#endif
