@@ -97,8 +97,8 @@ void zm_sim_render_star(double x, double y, const float flux[ZM_SIM_NBANDS],
                         const zm_sim_psf *psf, zm_sim_stamp *st);
 void zm_sim_stamp_free(zm_sim_stamp *st);
 
-/* A stamp half-size that holds a galaxy (about 6 half-light radii of its largest
- * component, at least 8 pixels, at most max_half). */
+/* A stamp half-size that holds a galaxy (5 half-light radii of its largest component,
+ * 6 for Sersic n > 2.5, at least 8 pixels, at most max_half). */
 int zm_sim_stamp_half(const zm_sim_galaxy *g, int max_half);
 
 /* Adds band b of st into img (nx x ny, row-major), clipped at the edges. */
