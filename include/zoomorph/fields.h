@@ -49,5 +49,10 @@ void zm_reject_add(zm_reject_list *l, const char *stage, int input, long long id
 void zm_reject_free(zm_reject_list *l);
 /* Collective: appends every rank's rejects to /rejects (rank order). */
 int zm_reject_write(zm_store *s, const zm_reject_list *l, zm_err *err);
+/* Number of rows in /rejects now (0 if none yet). */
+unsigned long long zm_reject_count(zm_store *s);
+/* Collective: sorts the /rejects rows from row `from` on by (input, id, reason) so that
+ * the table is the same whatever the number of ranks that wrote it. */
+int zm_reject_canonicalise(zm_store *s, unsigned long long from, const zm_ctx *ctx, zm_err *err);
 
 #endif

@@ -214,6 +214,18 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
     char *dump = zm_params_dump(p);
     zm_store_stage_begin(s, "cutout", dump);
     free(dump);
+    /* where this run's rejects begin (a resumed run sorts its predecessor's too) */
+    unsigned long long rej_from = zm_reject_count(s);
+    if (resume) {
+        zm_err e2 = {0};
+        char (*st)[ZM_NAME_LEN] = NULL;
+        unsigned long long nr = rej_from;
+        st = zm_calloc((size_t)(nr ? nr : 1), sizeof *st);
+        zm_range all = {0, nr};
+        if (nr && !zm_store_read(s, ZM_F_REJ_STAGE.path, ZM_DT_STR, ZM_NAME_LEN, &all, 1, st, &e2))
+            while (rej_from > 0 && !strcmp(st[rej_from - 1], "cutout")) rej_from--;
+        free(st);
+    }
 
     int *owner = zm_malloc((size_t)(in.n ? in.n : 1) * sizeof *owner);
     long long *w = zm_malloc((size_t)(in.n ? in.n : 1) * sizeof *w);
@@ -341,6 +353,7 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
         zm_progress_update(&prog, (double)done_global);
     }
     unload(&L);
+    if (!rc) rc = zm_reject_canonicalise(s, rej_from, ctx, err);
     long long tot[6] = {n_ok, n_rej, n_edge, n_nan, n_missing, in_rej};
     ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, tot, 6, MPI_LONG_LONG, MPI_SUM, ctx->comm));
     char summary[512];

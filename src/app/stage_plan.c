@@ -363,6 +363,7 @@ static int run_plan(const zm_stage_args *a, zm_err *err)
         if (!rc) rc = zm_store_write(s, gf[f], ranges, nr, gbuf[f], err);
     }
     if (!rc) rc = zm_reject_write(s, &rej, err);
+    if (!rc) rc = zm_reject_canonicalise(s, 0, ctx, err);
     long long nrej_total = nrej;
     char summary[256];
     snprintf(summary, sizeof summary, "%d inputs, %lld rejected, %lld galaxies", n, nrej_total, total);

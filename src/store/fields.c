@@ -90,3 +90,69 @@ int zm_reject_write(zm_store *s, const zm_reject_list *l, zm_err *err)
     free(stage), free(src), free(why), free(input), free(id);
     return rc;
 }
+
+unsigned long long zm_reject_count(zm_store *s)
+{
+    unsigned long long n = 0;
+    if (!zm_store_exists(s, ZM_F_REJ_ID.path)) return 0;
+    zm_err e = {0};
+    if (zm_store_nrows(s, ZM_F_REJ_ID.path, &n, &e)) return 0;
+    return n;
+}
+
+static int cmp_reject(const void *a, const void *b)
+{
+    const zm_reject *x = a, *y = b;
+    if (x->input != y->input) return x->input < y->input ? -1 : 1;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    int c = strcmp(x->stage, y->stage);
+    return c ? c : strcmp(x->reason, y->reason);
+}
+
+int zm_reject_canonicalise(zm_store *s, unsigned long long from, const zm_ctx *ctx, zm_err *err)
+{
+    unsigned long long n = zm_reject_count(s);
+    if (n <= from) return 0;
+    size_t m = (size_t)(n - from);
+    zm_range r = {from, m};
+    char *stage = zm_malloc(m * ZM_NAME_LEN), *src = zm_malloc(m * ZM_SOURCE_LEN),
+         *why = zm_malloc(m * ZM_REASON_LEN);
+    int *input = zm_malloc(m * sizeof *input);
+    long long *id = zm_malloc(m * sizeof *id);
+    int rc = zm_store_read(s, ZM_F_REJ_STAGE.path, ZM_DT_STR, ZM_NAME_LEN, &r, 1, stage, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_INPUT.path, ZM_DT_I32, 0, &r, 1, input, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_ID.path, ZM_DT_I64, 0, &r, 1, id, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_SOURCE.path, ZM_DT_STR, ZM_SOURCE_LEN, &r, 1, src, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_REASON.path, ZM_DT_STR, ZM_REASON_LEN, &r, 1, why, err);
+    if (zm_any(ctx, rc)) {
+        if (!rc) zm_err_set(err, ZM_EIO, "reading /rejects failed on another rank");
+        rc = ZM_EIO;
+    } else {
+        zm_reject *all = zm_calloc(m, sizeof *all);
+        for (size_t i = 0; i < m; i++) {
+            memcpy(all[i].stage, stage + i * ZM_NAME_LEN, ZM_NAME_LEN);
+            memcpy(all[i].source, src + i * ZM_SOURCE_LEN, ZM_SOURCE_LEN);
+            memcpy(all[i].reason, why + i * ZM_REASON_LEN, ZM_REASON_LEN);
+            all[i].stage[ZM_NAME_LEN - 1] = all[i].source[ZM_SOURCE_LEN - 1] = all[i].reason[ZM_REASON_LEN - 1] = 0;
+            all[i].input = input[i];
+            all[i].id = id[i];
+        }
+        qsort(all, m, sizeof *all, cmp_reject);
+        for (size_t i = 0; i < m; i++) {
+            memcpy(stage + i * ZM_NAME_LEN, all[i].stage, ZM_NAME_LEN);
+            memcpy(src + i * ZM_SOURCE_LEN, all[i].source, ZM_SOURCE_LEN);
+            memcpy(why + i * ZM_REASON_LEN, all[i].reason, ZM_REASON_LEN);
+            input[i] = all[i].input;
+            id[i] = all[i].id;
+        }
+        free(all);
+        zm_range w = {from, ctx->rank == 0 ? m : 0};
+        rc = zm_store_write(s, &ZM_F_REJ_STAGE, &w, 1, stage, err);
+        if (!rc) rc = zm_store_write(s, &ZM_F_REJ_INPUT, &w, 1, input, err);
+        if (!rc) rc = zm_store_write(s, &ZM_F_REJ_ID, &w, 1, id, err);
+        if (!rc) rc = zm_store_write(s, &ZM_F_REJ_SOURCE, &w, 1, src, err);
+        if (!rc) rc = zm_store_write(s, &ZM_F_REJ_REASON, &w, 1, why, err);
+    }
+    free(stage), free(src), free(why), free(input), free(id);
+    return rc;
+}

@@ -221,7 +221,7 @@ def net(arch, in_ch, size, batch, n_out, outdir):
         # 10 Adam steps from the same weights
         m.load_state_dict(sd0)
         m.train()
-        opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+        opt = torch.optim.Adam(m.parameters(), lr=1e-3, eps=1e-6)
         losses = []
         for _ in range(10):
             opt.zero_grad()
