@@ -6,6 +6,5 @@
 #include "zoomorph/params.h"
 
 extern const zm_param_table zm_params_survey;
-extern const zm_param_table zm_params_sim;
 
 #endif

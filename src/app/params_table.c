@@ -4,7 +4,6 @@
 
 const zm_param_table *const zm_param_groups[] = {
     &zm_params_survey,
-    &zm_params_sim,
 };
 const int zm_nparam_groups = (int)(sizeof zm_param_groups / sizeof zm_param_groups[0]);
 
