@@ -97,6 +97,9 @@ int zm_store_nrows(zm_store *s, const char *path, unsigned long long *nrows, zm_
 /* Shape of a dataset (up to 4 dims); returns ndims or a negative zm_status. */
 int zm_store_shape(zm_store *s, const char *path, unsigned long long *dims, zm_err *err);
 
+/* The stored element type of a dataset (integer and float types by size; strings). */
+int zm_store_type(zm_store *s, const char *path, zm_dtype *t, zm_err *err);
+
 /* Collective. String attribute on a group or dataset (created or replaced). */
 int zm_store_set_attr(zm_store *s, const char *objpath, const char *name, const char *value);
 /* Independent. Reads a string attribute into buf; ZM_EMISSING if absent. */

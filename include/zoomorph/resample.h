@@ -7,9 +7,10 @@
  *   x = ox + axc*c + axr*r,  y = oy + ayc*c + ayr*r      (0-based input pixel coords).
  * Input pixels outside the image or NaN get weight zero and the remaining weights are
  * renormalised; an output pixel with no valid input is 0.
- * zm_resample_ref is the scalar 2-D reference; zm_resample is the fast separable path
- * for axis-aligned maps (axr = ayc = 0) without NaN in the footprint, and falls back to
- * the reference otherwise. Tests compare the two.
+ * zm_resample_ref is the scalar 2-D reference (exact kernel). zm_resample uses a
+ * tabulated kernel: separable passes for axis-aligned maps (axr = ayc = 0) without NaN in
+ * the footprint, per-pixel 1-D weights and a 2-D sum otherwise (rotated maps, NaN).
+ * Tests compare both paths with the reference.
  */
 #ifndef ZOOMORPH_RESAMPLE_H
 #define ZOOMORPH_RESAMPLE_H

@@ -1,11 +1,12 @@
 /* stages.c: the stages zoomorph runs, in pipeline order. */
 #include "stage.h"
 
-extern const zm_stage zm_stage_plan, zm_stage_cutout, zm_stage_params;
+extern const zm_stage zm_stage_plan, zm_stage_cutout, zm_stage_params, zm_stage_gallery;
 
 const zm_stage *const zm_stages[] = {
     &zm_stage_plan,
     &zm_stage_cutout,
+    &zm_stage_gallery,
     &zm_stage_params,
 };
 const int zm_nstages = (int)(sizeof zm_stages / sizeof zm_stages[0]);

@@ -634,6 +634,28 @@ int zm_store_read(zm_store *s, const char *path, zm_dtype t, int strsize,
     return rc;
 }
 
+int zm_store_type(zm_store *s, const char *path, zm_dtype *t, zm_err *err)
+{
+    if (!zm_store_exists(s, path))
+        return zm_err_set(err, ZM_EMISSING, "store %s has no dataset %s", s->path, path);
+    hid_t d = H5Dopen2(s->file, path, H5P_DEFAULT);
+    ZM_CHECK_H5(d);
+    hid_t ft = H5Dget_type(d);
+    ZM_CHECK_H5(ft);
+    H5T_class_t cls = H5Tget_class(ft);
+    size_t size = H5Tget_size(ft);
+    H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(ft) : H5T_SGN_NONE;
+    ZM_CHECK_H5(H5Tclose(ft));
+    ZM_CHECK_H5(H5Dclose(d));
+    if (cls == H5T_STRING) *t = ZM_DT_STR;
+    else if (cls == H5T_FLOAT) *t = size == 2 ? ZM_DT_F16 : size == 4 ? ZM_DT_F32 : ZM_DT_F64;
+    else if (cls == H5T_INTEGER && size == 1) *t = ZM_DT_U8;
+    else if (cls == H5T_INTEGER && size == 4) *t = sign == H5T_SGN_NONE ? ZM_DT_U32 : ZM_DT_I32;
+    else if (cls == H5T_INTEGER && size == 8) *t = ZM_DT_I64;
+    else return zm_err_set(err, ZM_EFORMAT, "store %s: %s has an unsupported type", s->path, path);
+    return 0;
+}
+
 /* ---- attributes and stage marks ------------------------------------------------ */
 
 int zm_store_set_attr(zm_store *s, const char *objpath, const char *name, const char *value)

@@ -63,6 +63,69 @@ void zm_resample_ref(const float *in, long nx, long ny, const zm_affine *m, int 
         }
 }
 
+/* The kernel tabulated on [0, 3) at ZM_LTAB steps per unit, linearly interpolated:
+ * within 2e-6 of zm_lanczos3, and no sin() in the inner loops. */
+#define ZM_LTAB 2048
+static void lanczos_table(float *tab)
+{
+    for (int i = 0; i <= 3 * ZM_LTAB + 1; i++) tab[i] = (float)zm_lanczos3((double)i / ZM_LTAB);
+}
+
+static inline float lanczos_lookup(const float *tab, double x)
+{
+    x = fabs(x) * ZM_LTAB;
+    if (x >= 3.0 * ZM_LTAB) return 0.0f;
+    int i = (int)x;
+    float f = (float)(x - i);
+    return tab[i] + f * (tab[i + 1] - tab[i]);
+}
+
+/* General affine maps (rotated images, and the small rotation of a TAN projection away
+ * from its tangent point): per output pixel, the 1-D weights along each input axis,
+ * then the 2-D sum over valid taps, renormalised as in the reference. */
+static void resample_general(const float *in, long nx, long ny, const zm_affine *m, int ow,
+                             int oh, float *out, zm_resample_stats *st, const float *tab)
+{
+    if (st) memset(st, 0, sizeof *st);
+    double sc = hypot(m->axc, m->ayc), sr = hypot(m->axr, m->ayr);
+    double s = fmax(1.0, fmax(sc, sr)), sup = 3.0 * s, inv = 1.0 / s;
+    int maxt = (int)(2 * sup) + 3;
+    float *wx = zm_malloc((size_t)maxt * sizeof *wx), *wy = zm_malloc((size_t)maxt * sizeof *wy);
+    for (int r = 0; r < oh; r++)
+        for (int c = 0; c < ow; c++) {
+            double x = m->ox + m->axc * c + m->axr * r, y = m->oy + m->ayc * c + m->ayr * r;
+            count_nearest(in, nx, ny, x, y, st);
+            long x0 = (long)ceil(x - sup), x1 = (long)floor(x + sup);
+            long y0 = (long)ceil(y - sup), y1 = (long)floor(y + sup);
+            if (x0 < 0) x0 = 0;
+            if (y0 < 0) y0 = 0;
+            if (x1 > nx - 1) x1 = nx - 1;
+            if (y1 > ny - 1) y1 = ny - 1;
+            float acc = 0, wsum = 0;
+            if (x1 >= x0 && y1 >= y0) {
+                int ntx = (int)(x1 - x0 + 1), nty = (int)(y1 - y0 + 1);
+                for (int k = 0; k < ntx; k++) wx[k] = lanczos_lookup(tab, (x0 + k - x) * inv);
+                for (int k = 0; k < nty; k++) wy[k] = lanczos_lookup(tab, (y0 + k - y) * inv);
+                for (int j = 0; j < nty; j++) {
+                    if (wy[j] == 0.0f) continue;
+                    const float *row = in + (y0 + j) * nx + x0;
+                    float a = 0, ws = 0;
+                    for (int k = 0; k < ntx; k++) {
+                        float v = row[k];
+                        if (v != v) continue;
+                        a += wx[k] * v;
+                        ws += wx[k];
+                    }
+                    acc += wy[j] * a;
+                    wsum += wy[j] * ws;
+                }
+            }
+            out[(size_t)r * ow + c] = fabsf(wsum) > 1e-12f ? acc / wsum : 0.0f;
+        }
+    free(wx);
+    free(wy);
+}
+
 /* Weights of one output coordinate along one axis: taps [first, first+n). */
 typedef struct {
     long first;
@@ -72,8 +135,10 @@ typedef struct {
 void zm_resample(const float *in, long nx, long ny, const zm_affine *m, int ow, int oh,
                  float *out, zm_resample_stats *st)
 {
+    float tab[3 * ZM_LTAB + 2];
+    lanczos_table(tab);
     if (m->axr != 0.0 || m->ayc != 0.0) {
-        zm_resample_ref(in, nx, ny, m, ow, oh, out, st);
+        resample_general(in, nx, ny, m, ow, oh, out, st, tab);
         return;
     }
     double sx = fmax(1.0, fabs(m->axc)), sy = fmax(1.0, fabs(m->ayr));
@@ -91,7 +156,7 @@ void zm_resample(const float *in, long nx, long ny, const zm_affine *m, int ow, 
         tx[c].n = b >= a ? (int)(b - a + 1) : 0;
         if (tx[c].n > maxtx) ZM_ABORT("resample: %d taps > %d", tx[c].n, maxtx);
         double sum = 0;
-        for (int k = 0; k < tx[c].n; k++) sum += (wx[(size_t)c * maxtx + k] = (float)zm_lanczos3((a + k - x) / sx));
+        for (int k = 0; k < tx[c].n; k++) sum += (wx[(size_t)c * maxtx + k] = lanczos_lookup(tab, (a + k - x) / sx));
         for (int k = 0; k < tx[c].n; k++)
             wx[(size_t)c * maxtx + k] = fabs(sum) > 1e-12 ? (float)(wx[(size_t)c * maxtx + k] / sum) : 0.0f;
     }
@@ -104,7 +169,7 @@ void zm_resample(const float *in, long nx, long ny, const zm_affine *m, int ow, 
         ty[r].n = b >= a ? (int)(b - a + 1) : 0;
         if (ty[r].n > maxty) ZM_ABORT("resample: %d taps > %d", ty[r].n, maxty);
         double sum = 0;
-        for (int k = 0; k < ty[r].n; k++) sum += (wy[(size_t)r * maxty + k] = (float)zm_lanczos3((a + k - y) / sy));
+        for (int k = 0; k < ty[r].n; k++) sum += (wy[(size_t)r * maxty + k] = lanczos_lookup(tab, (a + k - y) / sy));
         for (int k = 0; k < ty[r].n; k++)
             wy[(size_t)r * maxty + k] = fabs(sum) > 1e-12 ? (float)(wy[(size_t)r * maxty + k] / sum) : 0.0f;
         if (ty[r].n) {
@@ -128,7 +193,7 @@ void zm_resample(const float *in, long nx, long ny, const zm_affine *m, int ow, 
             }
     if (has_nan) {
         free(tx), free(ty), free(wx), free(wy);
-        zm_resample_ref(in, nx, ny, m, ow, oh, out, st);
+        resample_general(in, nx, ny, m, ow, oh, out, st, tab);
         return;
     }
     if (st) {
