@@ -62,6 +62,22 @@ print("rejects and flags as expected:", len(reasons), "rejects,", len(good), "st
 PY
 grep -q "7 stamps written, 4 galaxies rejected (1 inputs unreadable)" "$work/cutout2.log"
 
+# allowed missing bands are flagged, not rejected; fields off the brick rejected by config
+zt_mpi 2 plan "${common[@]}" --set survey.allow_missing_bands=true --set store.path="$work/opt.h5" > /dev/null 2>&1
+zt_mpi 2 cutout "${common[@]}" --set survey.allow_missing_bands=true --set cutout.edge=reject \
+  --set store.path="$work/opt.h5" > /dev/null 2>&1
+$ZM_PYTHON - "$work/opt.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+brick = [b.decode() for b in f["galaxies/brickname"][:]]
+flags = dict(((b, int(o)), int(fl)) for b, o, fl in zip(brick, f["galaxies/objid"][:], f["cutouts/flags"][:]))
+assert flags[("1003p000", 0)] == 4, flags          # missing r band: flagged, cut from g and z
+assert flags[("1000p000", 6)] & 16, flags          # the edge galaxy is now rejected
+reasons = [r.decode() for r in f["rejects/reason"][:]]
+assert any("runs off the image in band g" in r and "[cutout] edge = reject" in r for r in reasons), reasons
+print("allow_missing_bands and edge = reject: ok")
+PY
+
 # the summary counts rejects; exit 0 although inputs were rejected (checked above by set -e)
 # a survey from which nothing can be read exits 3
 set +e
