@@ -1,0 +1,28 @@
+/*
+ * augment.h: Zoobot's training augmentation on stored stamps: a random rotation by any
+ * angle (bilinear, reflect fill: ... c b a | a b c ...), random horizontal and vertical
+ * flips, and a random crop; validation and inference take the central crop instead.
+ * Shapes: in is channels x size x size, out channels x crop x crop (floats).
+ * Deterministic for a given RNG state (the trainer draws one per image from a stream
+ * keyed by epoch and row, so results do not depend on the rank count).
+ */
+#ifndef ZOOMORPH_AUGMENT_H
+#define ZOOMORPH_AUGMENT_H
+
+#include "zoomorph/rng.h"
+
+typedef struct {
+    double angle;     /* radians, counter-clockwise on the displayed image */
+    int flip_x;       /* mirror left-right */
+    int flip_y;       /* mirror top-bottom */
+    int x0, y0;       /* top-left corner of the crop in the (rotated, flipped) stamp */
+} zm_aug;
+
+/* Draws a random augmentation for a size -> crop stamp. */
+void zm_aug_draw(zm_rng *r, int size, int crop, zm_aug *a);
+/* The identity with a central crop (validation, inference). */
+void zm_aug_center(int size, int crop, zm_aug *a);
+/* Applies a to each channel. */
+void zm_aug_apply(const float *in, int channels, int size, int crop, const zm_aug *a, float *out);
+
+#endif

@@ -1,0 +1,78 @@
+/* test_augment.c: the training augmentation against scipy.ndimage.map_coordinates
+ * (bilinear, reflect) for random rotations, flips and crops; a quarter turn is exact;
+ * the central crop is the identity on its window; draws are deterministic. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+#include "zoomorph/augment.h"
+
+START_TEST(against_scipy)
+{
+    const int S = 48, C = 40;
+    float *in = malloc(S * S * sizeof *in), *out = malloc(C * C * sizeof *out), *ref = malloc(C * C * sizeof *ref);
+    zm_rng r;
+    zm_rng_seed(&r, 5, 0);
+    for (int i = 0; i < S * S; i++) in[i] = (float)zm_rng_uniform(&r);
+    const char *dir = zt_tmpdir("augment");
+    char src[4200], dst[4200];
+    snprintf(src, sizeof src, "%s/in.f32", dir);
+    snprintf(dst, sizeof dst, "%s/out.f32", dir);
+    FILE *f = fopen(src, "wb");
+    fwrite(in, sizeof *in, S * S, f);
+    fclose(f);
+    double worst = 0;
+    for (int t = 0; t < 6; t++) {
+        zm_aug a;
+        zm_aug_draw(&r, S, C, &a);
+        zm_aug_apply(in, 1, S, C, &a, out);
+        ck_assert_int_eq(zt_run("%s %s/tests/reference/augment_ref.py %s %d %d %.17g %d %d %d %d %s",
+                                zt_env("ZM_PYTHON", "/usr/bin/python3"), zt_env("ZM_SOURCE_DIR", "."), src, S, C,
+                                a.angle, a.flip_x, a.flip_y, a.x0, a.y0, dst), 0);
+        f = fopen(dst, "rb");
+        ck_assert_uint_eq(fread(ref, sizeof *ref, C * C, f), (size_t)(C * C));
+        fclose(f);
+        for (int i = 0; i < C * C; i++) worst = fmax(worst, fabs(out[i] - ref[i]));
+    }
+    fprintf(stderr, "augmentation vs scipy map_coordinates: worst |diff| %.2e (values in [0,1])\n", worst);
+    ck_assert(worst < 1e-5);
+    free(in), free(out), free(ref);
+}
+END_TEST
+
+START_TEST(quarter_turn_and_center)
+{
+    const int S = 8;
+    float in[64], out[64];
+    for (int i = 0; i < 64; i++) in[i] = (float)i;
+    zm_aug a = {M_PI / 2, 0, 0, 0, 0};
+    zm_aug_apply(in, 1, S, S, &a, out);
+    /* counter-clockwise on the display: the top row becomes the left column, reversed */
+    for (int r = 0; r < S; r++)
+        for (int c = 0; c < S; c++) ck_assert_float_eq_tol(out[r * S + c], in[c * S + (S - 1 - r)], 1e-4);
+    zm_aug_center(S, 4, &a);
+    zm_aug_apply(in, 1, S, 4, &a, out);
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++) ck_assert_float_eq_tol(out[r * 4 + c], in[(r + 2) * S + c + 2], 1e-6);
+    zm_rng r1, r2;
+    zm_rng_seed(&r1, 9, 3);
+    zm_rng_seed(&r2, 9, 3);
+    zm_aug x, y;
+    zm_aug_draw(&r1, 300, 224, &x);
+    zm_aug_draw(&r2, 300, 224, &y);
+    ck_assert(x.angle == y.angle && x.x0 == y.x0 && x.flip_x == y.flip_x);
+    ck_assert(x.x0 >= 0 && x.x0 <= 76);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("augment");
+    TCase *tc = tcase_create("augment");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, against_scipy);
+    tcase_add_test(tc, quarter_turn_and_center);
+    suite_add_tcase(s, tc);
+    return zt_run_suite(s);
+}
