@@ -101,3 +101,36 @@ int zm_survey_bands(const zm_params *p, int wanted[ZM_MAX_BANDS], zm_err *err)
     }
     return count;
 }
+
+int zm_work_chunks(const zm_inputs *in, const int *owner, int rank, long long batch,
+                   const unsigned char *done, zm_chunk **out)
+{
+    int cap = 16, n = 0;
+    zm_chunk *c = zm_calloc((size_t)cap, sizeof *c);
+    long long fill = batch; /* start a new chunk at once */
+    for (int i = 0; i < in->n; i++) {
+        if (owner[i] != rank || in->status[i] != ZM_INPUT_OK || in->ngal[i] == 0 || (done && done[i])) continue;
+        for (long long off = 0; off < in->ngal[i];) {
+            if (fill == batch) {
+                if (n == cap) c = zm_realloc(c, (size_t)(cap *= 2) * sizeof *c);
+                c[n] = (zm_chunk){zm_malloc(8 * sizeof(zm_piece)), 0, 8};
+                n++;
+                fill = 0;
+            }
+            zm_chunk *ch = &c[n - 1];
+            long long take = in->ngal[i] - off < batch - fill ? in->ngal[i] - off : batch - fill;
+            if (ch->n == ch->cap) ch->p = zm_realloc(ch->p, (size_t)(ch->cap *= 2) * sizeof(zm_piece));
+            ch->p[ch->n++] = (zm_piece){i, off, take};
+            off += take;
+            fill += take;
+        }
+    }
+    *out = c;
+    return n;
+}
+
+void zm_work_chunks_free(zm_chunk *c, int n)
+{
+    for (int i = 0; i < n; i++) free(c[i].p);
+    free(c);
+}

@@ -24,6 +24,23 @@ typedef struct {
 int zm_inputs_read(zm_store *s, zm_inputs *in, zm_err *err);
 void zm_inputs_free(zm_inputs *in);
 
+/* A rank's work in rounds: chunks of at most `batch` galaxies, each a list of pieces
+ * (galaxies [off, off + count) of an input). Inputs not owned by the rank, rejected,
+ * empty, or marked in done (may be NULL) are skipped. */
+typedef struct {
+    int input;
+    long long off, count;
+} zm_piece;
+
+typedef struct {
+    zm_piece *p;
+    int n, cap;
+} zm_chunk;
+
+int zm_work_chunks(const zm_inputs *in, const int *owner, int rank, long long batch,
+                   const unsigned char *done, zm_chunk **out);
+void zm_work_chunks_free(zm_chunk *c, int n);
+
 /* Opens [store] path; with need_stage set, fails with "run 'zoomorph <need_stage>'
  * first" unless that stage completed. Collective. */
 int zm_stage_open_store(const zm_stage_args *a, int writable, const char *need_stage,

@@ -21,16 +21,6 @@
 #include "zoomorph/picture.h"
 #include "zoomorph/survey.h"
 
-typedef struct {
-    int input;
-    long long off, count;  /* galaxies [off, off + count) of the input */
-} piece;
-
-typedef struct {
-    piece *p;
-    int n, cap;
-} chunk;
-
 /* The images of the input being cut. */
 typedef struct {
     int input;              /* -1: none loaded */
@@ -125,35 +115,6 @@ static int load_input(const zm_inputs *in, int i, int bricks_mode, const int wan
     return 0;
 }
 
-/* The chunks of this rank's work, in input order: at most batch galaxies each. */
-static int make_chunks(const zm_inputs *in, const int *owner, int rank, long long batch,
-                       chunk **out)
-{
-    int cap = 16, n = 0;
-    chunk *c = zm_calloc((size_t)cap, sizeof *c);
-    long long fill = batch;  /* start a new chunk at once */
-    for (int i = 0; i < in->n; i++) {
-        if (owner[i] != rank || in->status[i] != ZM_INPUT_OK || in->ngal[i] == 0 || in->cutout_done[i])
-            continue;
-        for (long long off = 0; off < in->ngal[i];) {
-            if (fill == batch) {
-                if (n == cap) c = zm_realloc(c, (size_t)(cap *= 2) * sizeof *c);
-                c[n] = (chunk){zm_malloc(8 * sizeof(piece)), 0, 8};
-                n++;
-                fill = 0;
-            }
-            chunk *ch = &c[n - 1];
-            long long take = in->ngal[i] - off < batch - fill ? in->ngal[i] - off : batch - fill;
-            if (ch->n == ch->cap) ch->p = zm_realloc(ch->p, (size_t)(ch->cap *= 2) * sizeof(piece));
-            ch->p[ch->n++] = (piece){i, off, take};
-            off += take;
-            fill += take;
-        }
-    }
-    *out = c;
-    return n;
-}
-
 static int run_cutout(const zm_stage_args *a, zm_err *err)
 {
     const zm_ctx *ctx = a->ctx;
@@ -236,8 +197,8 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
         todo += w[i];
     }
     zm_assign_lpt(w, in.n, ctx->size, owner);
-    chunk *chunks = NULL;
-    int nchunks = make_chunks(&in, owner, ctx->rank, batch, &chunks);
+    zm_chunk *chunks = NULL;
+    int nchunks = zm_work_chunks(&in, owner, ctx->rank, batch, in.cutout_done, &chunks);
     long long rounds = zm_allreduce_max_ll(ctx, nchunks);
 
     void *stamps = zm_malloc((size_t)batch * np * esz);
@@ -263,11 +224,11 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
     long long done_global = 0;
 
     for (long long r = 0; r < rounds && !rc; r++) {
-        chunk *ch = r < nchunks ? &chunks[r] : NULL;
+        zm_chunk *ch = r < nchunks ? &chunks[r] : NULL;
         int npieces = ch ? ch->n : 0, ndone = 0, nrejin = 0;
         long long k = 0;
         for (int q = 0; q < npieces; q++) {
-            const piece *pc = &ch->p[q];
+            const zm_piece *pc = &ch->p[q];
             const int i = pc->input;
             zm_err e = {0};
             if (L.input != i) {
@@ -368,8 +329,8 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
         zm_info0("cutout: wrote %s %s (%llu x %d x %d x %d %s)", zm_store_path(s), fimg.path,
                  ngal_total, cfg.channels, cfg.size, cfg.size, dtype == ZM_DT_F16 ? "float16" : "uint8");
     }
-    for (int c = 0; c < nchunks; c++) free(chunks[c].p);
-    free(chunks), free(owner), free(w), free(stamps), free(flags), free(pixscale), free(stamp);
+    zm_work_chunks_free(chunks, nchunks);
+    free(owner), free(w), free(stamps), free(flags), free(pixscale), free(stamp);
     free(work), free(ra), free(dec), free(r50), free(th50), free(th90), free(ranges), free(done_r);
     free(rej_inputs), free(ones);
     zm_reject_free(&rej);
