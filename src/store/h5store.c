@@ -7,7 +7,9 @@
 #include "zoomorph/h5store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
+#include <signal.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@ struct zm_store {
     char path[4096];
     size_t write_limit;
     int writable;
+    int locked;  /* rank 0 holds <path>.lock */
 };
 
 /* ---- types ---------------------------------------------------------------- */
@@ -95,6 +98,63 @@ static hid_t memtype(zm_dtype t, int strsize)
     case ZM_DT_F64: return H5Tcopy(H5T_NATIVE_DOUBLE);
     default: return h5type(t, strsize);
     }
+}
+
+/* ---- the writer's lock ---------------------------------------------------------
+ * A run that writes a store holds <store>.lock (created exclusively by rank 0, holding
+ * the host, pid and Slurm job id); a second run refuses with a message naming the holder.
+ * A lock left by a process that no longer runs on this host, or by an earlier run of the
+ * same Slurm job (a requeued job), is taken over. */
+
+static int take_lock(const char *path, zm_err *err)
+{
+    char lock[4200], host[256] = "";
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    gethostname(host, sizeof host - 1);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd >= 0) {
+            char buf[512];
+            const char *job = getenv("SLURM_JOB_ID");
+            int n = snprintf(buf, sizeof buf, "%s %ld %s\n", host, (long)getpid(), job && job[0] ? job : "-");
+            int ok = write(fd, buf, (size_t)n) == n;
+            close(fd);
+            if (!ok) {
+                unlink(lock);
+                return zm_err_set(err, ZM_EIO, "store %s: cannot write its lock %s", path, lock);
+            }
+            return 0;
+        }
+        if (errno != EEXIST)
+            return zm_err_set(err, ZM_EIO, "store %s: cannot create its lock %s: %s", path, lock, strerror(errno));
+        char who[256] = "", jobid[64] = "-";
+        long pid = 0;
+        FILE *f = fopen(lock, "r");
+        if (f) {
+            if (fscanf(f, "%255s %ld %63s", who, &pid, jobid) < 2) pid = 0;
+            fclose(f);
+        }
+        const char *job = getenv("SLURM_JOB_ID");
+        int same_job = job && job[0] && !strcmp(job, jobid);
+        /* stale: the same host and the process is gone, or an earlier run of this job */
+        int gone = pid > 0 && !strcmp(who, host) && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        if (attempt == 0 && (gone || same_job)) {
+            unlink(lock);
+            continue;
+        }
+        return zm_err_set(err, ZM_ESTATE,
+                          "store %s is being written by another run (%s pid %ld, lock %s); wait for it to "
+                          "finish, or remove the lock if no zoomorph run uses this store",
+                          path, who[0] ? who : "?", pid, lock);
+    }
+    return zm_err_set(err, ZM_ESTATE, "store %s: cannot take its lock", path);
+}
+
+static void drop_lock(const char *path)
+{
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    unlink(lock);
 }
 
 /* ---- open / create ------------------------------------------------------------ */
@@ -234,6 +294,7 @@ int zm_store_create(zm_store **out, const char *path, const zm_ctx *ctx, int ove
     *out = NULL;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     int st = ctx->rank == 0 ? check_creatable(path, overwrite, err) : 0;
+    if (!st && ctx->rank == 0) st = take_lock(path, err);
     if (bcast_status(ctx, st, err)) return err->code;
     hid_t fapl = make_fapl(ctx);
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
@@ -246,11 +307,13 @@ int zm_store_create(zm_store **out, const char *path, const zm_ctx *ctx, int ove
         char h5msg[512];
         zm_h5_error_string(h5msg, sizeof h5msg);
         if (f >= 0) H5Fclose(f);
+        if (ctx->rank == 0) drop_lock(path);
         return zm_err_set(err, ZM_EIO, "store %s: cannot create it: %s", path, h5msg);
     }
     zm_store *s = store_new(path, ctx);
     s->file = f;
     s->writable = 1;
+    s->locked = ctx->rank == 0;
     ensure_group(f, "/meta/stages");
     hid_t meta = H5Gopen2(f, "/meta", H5P_DEFAULT);
     ZM_CHECK_H5(meta);
@@ -282,6 +345,7 @@ int zm_store_open(zm_store **out, const char *path, int writable, const zm_ctx *
         else if (H5Fis_hdf5(path) <= 0)
             st = zm_err_set(err, ZM_EFORMAT, "store %s is not an HDF5 file", path);
     }
+    if (!st && writable && ctx->rank == 0) st = take_lock(path, err);
     if (bcast_status(ctx, st, err)) return err->code;
     hid_t fapl = make_fapl(ctx);
     hid_t f = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
@@ -290,12 +354,14 @@ int zm_store_open(zm_store **out, const char *path, int writable, const zm_ctx *
         char h5msg[512];
         zm_h5_error_string(h5msg, sizeof h5msg);
         if (f >= 0) H5Fclose(f);
+        if (writable && ctx->rank == 0) drop_lock(path);
         return zm_err_set(err, ZM_EIO, "store %s: cannot open it%s: %s", path,
                           writable ? " for writing" : "", h5msg);
     }
     zm_store *s = store_new(path, ctx);
     s->file = f;
     s->writable = writable;
+    s->locked = writable && ctx->rank == 0;
     long long version = -1;
     htri_t has_meta = H5Lexists(f, "/meta", H5P_DEFAULT);
     if (has_meta > 0 && H5Aexists_by_name(f, "/meta", "format_version", H5P_DEFAULT) > 0) {
@@ -324,6 +390,7 @@ void zm_store_close(zm_store *s)
 {
     if (!s) return;
     if (s->file >= 0) ZM_CHECK_H5(H5Fclose(s->file));
+    if (s->locked) drop_lock(s->path);
     free(s);
 }
 

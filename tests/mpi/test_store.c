@@ -188,6 +188,35 @@ START_TEST(refuses_bad_paths_and_versions)
 }
 END_TEST
 
+START_TEST(one_writer_at_a_time)
+{
+    char path[4200], lock[4300];
+    snprintf(path, sizeof path, "%s/lock.h5", dir);
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    zm_store *a = NULL, *b = NULL;
+    zm_err err = {0};
+    ck_assert_int_eq(zm_store_create(&a, path, &ctx, 1, &err), 0);
+    ck_assert_int_eq(zm_store_open(&b, path, 1, &ctx, &err), ZM_ESTATE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is being written by another run"));
+    /* readers are welcome */
+    ck_assert_int_eq(zm_store_open(&b, path, 0, &ctx, &err), 0);
+    zm_store_close(b);
+    zm_store_close(a);
+    ck_assert_int_eq(access(lock, F_OK), -1);
+    /* a stale lock of a process that is gone is taken over */
+    if (ctx.rank == 0) {
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        FILE *f = fopen(lock, "w");
+        fprintf(f, "%s 999999999 -\n", host);
+        fclose(f);
+    }
+    MPI_Barrier(ctx.comm);
+    ck_assert_int_eq(zm_store_open(&a, path, 1, &ctx, &err), 0);
+    zm_store_close(a);
+}
+END_TEST
+
 START_TEST(half_precision)
 {
     float vals[] = {0.0f, 1.0f, -2.5f, 0.333333f, 65504.0f, 1e-7f, 6.1e-5f};
@@ -211,6 +240,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, appends_in_rank_order);
     tcase_add_test(tc, stage_marks_and_meta);
     tcase_add_test(tc, refuses_bad_paths_and_versions);
+    tcase_add_test(tc, one_writer_at_a_time);
     tcase_add_test(tc, half_precision);
     suite_add_tcase(su, tc);
     int rc = zt_run_suite(su);
