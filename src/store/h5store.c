@@ -342,10 +342,13 @@ int zm_store_open(zm_store **out, const char *path, int writable, const zm_ctx *
         if (stat(path, &sb) != 0)
             st = zm_err_set(err, ZM_EIO, "store %s does not exist (run 'zoomorph plan' first)",
                             path);
-        else if (H5Fis_hdf5(path) <= 0)
+        else if (writable)
+            st = take_lock(path, err);
+        if (!st && H5Fis_hdf5(path) <= 0) {
             st = zm_err_set(err, ZM_EFORMAT, "store %s is not an HDF5 file", path);
+            if (writable) drop_lock(path);
+        }
     }
-    if (!st && writable && ctx->rank == 0) st = take_lock(path, err);
     if (bcast_status(ctx, st, err)) return err->code;
     hid_t fapl = make_fapl(ctx);
     hid_t f = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
