@@ -6,5 +6,9 @@
 #include "zoomorph/params.h"
 
 extern const zm_param_table zm_params_survey;
+extern const zm_param_table zm_params_labels;
+extern const zm_param_table zm_params_train;
+extern const zm_param_table zm_params_embed;
+extern const zm_param_table zm_params_sim;
 
 #endif

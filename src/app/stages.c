@@ -1,11 +1,18 @@
 /* stages.c: the stages zoomorph runs, in pipeline order. */
 #include "stage.h"
 
-extern const zm_stage zm_stage_plan, zm_stage_cutout, zm_stage_params, zm_stage_gallery;
+extern const zm_stage zm_stage_simulate;
+extern const zm_stage zm_stage_plan, zm_stage_cutout, zm_stage_params, zm_stage_gallery,
+    zm_stage_votes,
+    zm_stage_pca, zm_stage_catalogue;
 
 const zm_stage *const zm_stages[] = {
+    &zm_stage_simulate,
     &zm_stage_plan,
     &zm_stage_cutout,
+    &zm_stage_votes,
+    &zm_stage_pca,
+    &zm_stage_catalogue,
     &zm_stage_gallery,
     &zm_stage_params,
 };

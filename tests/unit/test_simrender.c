@@ -1,0 +1,276 @@
+/* test_simrender.c: the simulator's renderer and brick grid: flux of rendered Sersic
+ * and exponential profiles, half-light radii against the definition, centroids, PSF
+ * flux conservation, stars, determinism, Legacy Surveys brick names. */
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "zoomorph/simrender.h"
+#include "zoomorph/simsurvey.h"
+
+static double band_sum(const zm_sim_stamp *st, int b)
+{
+    double s = 0;
+    const float *p = st->pix + (size_t)st->w * st->h * b;
+    for (int i = 0; i < st->w * st->h; i++) s += p[i];
+    return s;
+}
+
+static void centroid(const zm_sim_stamp *st, int b, double *cx, double *cy)
+{
+    double s = 0, sx = 0, sy = 0;
+    const float *p = st->pix + (size_t)st->w * st->h * b;
+    for (int j = 0; j < st->h; j++)
+        for (int i = 0; i < st->w; i++) {
+            double v = p[(size_t)j * st->w + i];
+            s += v, sx += v * (st->x0 + i), sy += v * (st->y0 + j);
+        }
+    *cx = sx / s, *cy = sy / s;
+}
+
+/* Radius of the circle around (x, y) holding half of band b (pixel centres). */
+static double half_light_radius(const zm_sim_stamp *st, int b, double x, double y)
+{
+    int n = st->w * st->h;
+    double *r = malloc(n * sizeof *r), *v = malloc(n * sizeof *v), tot = band_sum(st, b);
+    const float *p = st->pix + (size_t)n * b;
+    int *idx = malloc(n * sizeof *idx);
+    for (int j = 0; j < st->h; j++)
+        for (int i = 0; i < st->w; i++) {
+            int k = j * st->w + i;
+            r[k] = hypot(st->x0 + i - x, st->y0 + j - y);
+            v[k] = p[k];
+            idx[k] = k;
+        }
+    /* insertion of a histogram in fine radial bins: cumulative flux */
+    int nb = 20000;
+    double rmax = st->w, *h = calloc(nb, sizeof *h);
+    for (int k = 0; k < n; k++) {
+        int bi = (int)(r[k] / rmax * nb);
+        if (bi < nb) h[bi] += v[k];
+    }
+    double c = 0, res = NAN;
+    for (int bi = 0; bi < nb; bi++) {
+        if (c + h[bi] >= 0.5 * tot) {
+            res = (bi + (0.5 * tot - c) / h[bi]) * rmax / nb;
+            break;
+        }
+        c += h[bi];
+    }
+    free(r), free(v), free(idx), free(h);
+    return res;
+}
+
+static zm_sim_galaxy one_component(int kind, double n, double r50, double q, double pa)
+{
+    zm_sim_galaxy g;
+    memset(&g, 0, sizeof g);
+    g.x = 150.3;
+    g.y = 140.6;
+    g.ncomp = 1;
+    zm_sim_comp *c = &g.comp[0];
+    c->kind = kind;
+    c->n = (float)n;
+    c->r50 = (float)r50;
+    c->q = (float)q;
+    c->pa = (float)pa;
+    c->flux[0] = 10.0f, c->flux[1] = 20.0f, c->flux[2] = 30.0f;
+    return g;
+}
+
+START_TEST(sersic_flux_and_half_light_radius)
+{
+    const double ns[] = {1.0, 2.5, 4.0};
+    for (int t = 0; t < 4; t++) {
+        int disc = t == 3;
+        double n = disc ? 1.0 : ns[t], r50 = 5.0;
+        zm_sim_galaxy g = one_component(disc ? ZM_COMP_DISC : ZM_COMP_BULGE, n, r50, 1.0, 0.0);
+        zm_sim_stamp st = {0};
+        /* a big stamp so that truncation leaves the half-light radius alone */
+        int half = n > 3 ? 200 : 120;
+        zm_sim_render_galaxy(&g, half, NULL, 9, 0, &st);
+        for (int b = 0; b < 3; b++) {
+            double s = band_sum(&st, b), want = g.comp[0].flux[b];
+            ck_assert_msg(fabs(s / want - 1.0) < 1e-4, "n=%g band %d: flux %g, want %g", n, b, s, want);
+        }
+        double rh = half_light_radius(&st, 1, g.x, g.y);
+        printf("%s n=%.1f: half-light radius %.4f px (want %.4f), rel diff %.4f\n",
+               disc ? "disc" : "sersic", n, rh, r50, rh / r50 - 1.0);
+        ck_assert_msg(fabs(rh / r50 - 1.0) < 0.02, "n=%g: r50 %g vs %g", n, rh, r50);
+        zm_sim_stamp_free(&st);
+    }
+}
+END_TEST
+
+static zm_sim_galaxy composite(void)
+{
+    zm_sim_galaxy g;
+    memset(&g, 0, sizeof g);
+    g.x = 100.37;
+    g.y = 90.81;
+    zm_sim_comp c[5] = {
+        {ZM_COMP_BULGE, {3, 5, 7}, 2.0f, 4.0f, 0.8f, 30.0f, {0}},
+        {ZM_COMP_DISC, {8, 10, 11}, 9.0f, 1.0f, 0.5f, 30.0f, {0}},
+        {ZM_COMP_BAR, {1, 2, 3}, 6.0f, 1.0f, 0.3f, 75.0f, {2.5f}},
+        {ZM_COMP_ARMS, {4, 4, 3}, 9.0f, 1.0f, 0.5f, 30.0f, {2, 20, 40, 4}},
+        {ZM_COMP_RING, {1, 1, 1}, 7.0f, 1.0f, 0.5f, 30.0f, {1.0f}},
+    };
+    g.ncomp = 5;
+    memcpy(g.comp, c, sizeof c);
+    return g;
+}
+
+START_TEST(psf_convolved_flux_and_centroid)
+{
+    zm_sim_psf psf[3];
+    const double fwhm[3] = {6.0, 5.0, 4.2};
+    for (int b = 0; b < 3; b++) zm_sim_psf_make(&psf[b], fwhm[b], 3.5);
+    zm_sim_galaxy g = composite();
+    zm_sim_stamp st = {0};
+    zm_sim_render_galaxy(&g, zm_sim_stamp_half(&g, 256), psf, 9, 0, &st);
+    double worst = 0, worstc = 0;
+    for (int b = 0; b < 3; b++) {
+        double want = 0, cx, cy;
+        for (int c = 0; c < g.ncomp; c++) want += g.comp[c].flux[b];
+        double s = band_sum(&st, b);
+        worst = fmax(worst, fabs(s / want - 1.0));
+        centroid(&st, b, &cx, &cy);
+        worstc = fmax(worstc, fmax(fabs(cx - g.x), fabs(cy - g.y)));
+    }
+    printf("composite galaxy with PSF: worst flux rel diff %.2e, worst centroid offset %.4f px\n",
+           worst, worstc);
+    ck_assert(worst < 1e-4);
+    ck_assert(worstc < 0.05);
+    /* a star: flux, centroid, and FWHM of the rendered profile */
+    float flux[3] = {5, 10, 20};
+    zm_sim_render_star(33.21, 47.66, flux, psf, &st);
+    for (int b = 0; b < 3; b++) {
+        double cx, cy;
+        centroid(&st, b, &cx, &cy);
+        ck_assert_msg(fabs(band_sum(&st, b) / flux[b] - 1.0) < 1e-4, "star flux band %d", b);
+        ck_assert_msg(fabs(cx - 33.21) < 0.05 && fabs(cy - 47.66) < 0.05, "star centroid band %d: %g %g", b, cx, cy);
+        ck_assert(psf[b].nea > 1.0);
+    }
+    /* the PSF kernel sums to one and is symmetric */
+    for (int b = 0; b < 3; b++) {
+        int w = 2 * psf[b].radius + 1;
+        double s = 0;
+        for (int i = 0; i < w * w; i++) s += psf[b].k[i];
+        ck_assert(fabs(s - 1.0) < 1e-5);
+        ck_assert(fabs(psf[b].k[0] - psf[b].k[w * w - 1]) < 1e-9);
+    }
+    zm_sim_stamp_free(&st);
+    for (int b = 0; b < 3; b++) zm_sim_psf_free(&psf[b]);
+}
+END_TEST
+
+START_TEST(rendering_is_deterministic)
+{
+    zm_sim_psf psf[3];
+    for (int b = 0; b < 3; b++) zm_sim_psf_make(&psf[b], 5.0, 3.5);
+    zm_sim_galaxy g = composite();
+    zm_sim_stamp a = {0}, c = {0};
+    int half = zm_sim_stamp_half(&g, 256);
+    zm_sim_render_galaxy(&g, half, psf, 9, 0, &a);
+    zm_sim_render_galaxy(&g, half, psf, 9, 0, &c);
+    ck_assert_int_eq(a.w, c.w);
+    ck_assert(memcmp(a.pix, c.pix, sizeof(float) * 3 * a.w * a.h) == 0);
+    /* drawing galaxies from the same stream gives the same galaxy */
+    zm_sim_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.pixscale = 0.262;
+    cfg.bar_fraction = 0.5;
+    cfg.ring_fraction = 0.5;
+    for (int cls = 0; cls < ZM_SIM_STAR; cls++) {
+        zm_rng r1, r2;
+        zm_rng_seed(&r1, 7, 99);
+        zm_rng_seed(&r2, 7, 99);
+        zm_sim_object o1, o2;
+        memset(&o1, 0, sizeof o1);
+        memset(&o2, 0, sizeof o2);
+        zm_sim_draw_galaxy(&cfg, &r1, cls, 16.0, 6.0, 50, 60, &o1);
+        zm_sim_draw_galaxy(&cfg, &r2, cls, 16.0, 6.0, 50, 60, &o2);
+        ck_assert(memcmp(&o1.g, &o2.g, sizeof o1.g) == 0);
+        /* components add up to the catalogue flux of the drawn magnitude */
+        double want = pow(10.0, (22.5 - 16.0) / 2.5);
+        ck_assert_msg(fabs(o1.flux[1] / want - 1.0) < 1e-4, "class %d: r flux %g want %g", cls,
+                      o1.flux[1], want);
+        ck_assert(o1.g.ncomp >= 1);
+    }
+    zm_sim_stamp_free(&a), zm_sim_stamp_free(&c);
+    for (int b = 0; b < 3; b++) zm_sim_psf_free(&psf[b]);
+}
+END_TEST
+
+START_TEST(separable_psf_matches_full_kernel)
+{
+    zm_sim_psf psf[3];
+    const double fwhm[3] = {6.9, 5.3, 4.0};
+    for (int b = 0; b < 3; b++) {
+        zm_sim_psf_make(&psf[b], fwhm[b], b == 0 ? 2.5 : 3.5);
+        printf("PSF fwhm %.1f px: %d separable terms, max kernel residual %.2e of the peak\n",
+               fwhm[b], psf[b].nsep, psf[b].sep_err);
+        ck_assert(psf[b].sep_err < 1e-3);
+    }
+    zm_sim_galaxy g = composite();
+    zm_sim_stamp fast = {0}, ref = {0};
+    int half = zm_sim_stamp_half(&g, 256);
+    zm_sim_render_galaxy(&g, half, psf, 9, 0, &fast);
+    zm_sim_render_galaxy(&g, half, psf, 9, 1, &ref);
+    ck_assert_int_eq(fast.w, ref.w);
+    size_t n = (size_t)3 * fast.w * fast.h;
+    float peak = 0;
+    for (size_t i = 0; i < n; i++) peak = ref.pix[i] > peak ? ref.pix[i] : peak;
+    double worst = zt_max_rel_diff("separable vs full-kernel convolution", fast.pix, ref.pix, n, peak);
+    ck_assert(worst < 2e-3);
+    zm_sim_stamp_free(&fast), zm_sim_stamp_free(&ref);
+    for (int b = 0; b < 3; b++) zm_sim_psf_free(&psf[b]);
+}
+END_TEST
+
+START_TEST(brick_grid_matches_legacy_surveys)
+{
+    zm_sim_brick b;
+    zm_sim_brick_at(123.85, 24.5, &b);
+    ck_assert_str_eq(b.name, "1238p245");
+    ck_assert(fabs(b.dec1 - 24.375) < 1e-12 && fabs(b.dec2 - 24.625) < 1e-12);
+    /* survey-bricks.fits row: 0091p035 ra 9.13769124 ra1 9.01251739 ra2 9.26286509 */
+    zm_sim_brick_at(9.1, 3.5, &b);
+    ck_assert_str_eq(b.name, "0091p035");
+    ck_assert(fabs(b.ra - 9.13769124) < 1e-7);
+    ck_assert(fabs(b.ra1 - 9.01251739) < 1e-7 && fabs(b.ra2 - 9.26286509) < 1e-7);
+    ck_assert_int_eq(b.row, 374);
+    ck_assert_int_eq(b.col, 36);
+    zm_sim_brick_at(10.0, -12.25, &b);
+    ck_assert_int_eq(b.name[4], 'm');
+    /* a list runs east along the row */
+    zm_sim_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.ra = 123.85, cfg.dec = 24.5, cfg.nbricks = 3;
+    zm_sim_brick L[3];
+    zm_sim_brick_list(&cfg, L);
+    ck_assert_str_eq(L[0].name, "1238p245");
+    ck_assert(L[1].ra > L[0].ra && L[2].ra > L[1].ra);
+    ck_assert(fabs(L[1].ra1 - L[0].ra2) < 1e-9);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    Suite *s = suite_create("simrender");
+    TCase *tc = tcase_create("simrender");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, sersic_flux_and_half_light_radius);
+    tcase_add_test(tc, psf_convolved_flux_and_centroid);
+    tcase_add_test(tc, rendering_is_deterministic);
+    tcase_add_test(tc, separable_psf_matches_full_kernel);
+    tcase_add_test(tc, brick_grid_matches_legacy_surveys);
+    suite_add_tcase(s, tc);
+    int rc = zt_run_suite(s);
+    MPI_Finalize();
+    return rc;
+}
