@@ -74,7 +74,7 @@ int zm_cutout_make(const zm_cutout_cfg *cfg, const zm_band_set *bs, double ra, d
         if (fabs(m.ayc) < 1e-9 * scale) m.ayc = 0;
         const float *in = im->pix + (size_t)bs->plane[b] * (size_t)im->nx * (size_t)im->ny;
         zm_resample_stats st;
-        zm_resample(in, im->nx, im->ny, &m, S, S, planes[b], &st);
+        zm_resample_binned(in, im->nx, im->ny, &m, S, S, planes[b], &st);
         if (st.outside) {
             *flags |= ZM_CUT_EDGE;
             if (cfg->edge_reject)

@@ -91,6 +91,27 @@ static void resample_general(const float *in, long nx, long ny, const zm_affine 
     double s = fmax(1.0, fmax(sc, sr)), sup = 3.0 * s, inv = 1.0 / s;
     int maxt = (int)(2 * sup) + 3;
     float *wx = zm_malloc((size_t)maxt * sizeof *wx), *wy = zm_malloc((size_t)maxt * sizeof *wy);
+    /* NaN anywhere in the footprint's bounding box: take the careful inner loop */
+    int has_nan = 0;
+    {
+        double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+        for (int k = 0; k < 4; k++) {
+            double c = k & 1 ? ow - 1 : 0, r = k & 2 ? oh - 1 : 0;
+            double x = m->ox + m->axc * c + m->axr * r, y = m->oy + m->ayc * c + m->ayr * r;
+            xmin = fmin(xmin, x), xmax = fmax(xmax, x), ymin = fmin(ymin, y), ymax = fmax(ymax, y);
+        }
+        long bx0 = (long)floor(xmin - sup), bx1 = (long)ceil(xmax + sup), by0 = (long)floor(ymin - sup), by1 = (long)ceil(ymax + sup);
+        if (bx0 < 0) bx0 = 0;
+        if (by0 < 0) by0 = 0;
+        if (bx1 > nx - 1) bx1 = nx - 1;
+        if (by1 > ny - 1) by1 = ny - 1;
+        for (long y = by0; y <= by1 && !has_nan; y++)
+            for (long x = bx0; x <= bx1; x++)
+                if (in[y * nx + x] != in[y * nx + x]) {
+                    has_nan = 1;
+                    break;
+                }
+    }
     for (int r = 0; r < oh; r++)
         for (int c = 0; c < ow; c++) {
             double x = m->ox + m->axc * c + m->axr * r, y = m->oy + m->ayc * c + m->ayr * r;
@@ -106,18 +127,26 @@ static void resample_general(const float *in, long nx, long ny, const zm_affine 
                 int ntx = (int)(x1 - x0 + 1), nty = (int)(y1 - y0 + 1);
                 for (int k = 0; k < ntx; k++) wx[k] = lanczos_lookup(tab, (x0 + k - x) * inv);
                 for (int k = 0; k < nty; k++) wy[k] = lanczos_lookup(tab, (y0 + k - y) * inv);
+                float sx = 0;
+                for (int k = 0; k < ntx; k++) sx += wx[k];
                 for (int j = 0; j < nty; j++) {
                     if (wy[j] == 0.0f) continue;
                     const float *row = in + (y0 + j) * nx + x0;
-                    float a = 0, ws = 0;
-                    for (int k = 0; k < ntx; k++) {
-                        float v = row[k];
-                        if (v != v) continue;
-                        a += wx[k] * v;
-                        ws += wx[k];
+                    float a = 0;
+                    if (has_nan) {
+                        float ws = 0;
+                        for (int k = 0; k < ntx; k++) {
+                            float v = row[k];
+                            if (v != v) continue;
+                            a += wx[k] * v;
+                            ws += wx[k];
+                        }
+                        wsum += wy[j] * ws;
+                    } else {
+                        for (int k = 0; k < ntx; k++) a += wx[k] * row[k];
+                        wsum += wy[j] * sx;
                     }
                     acc += wy[j] * a;
-                    wsum += wy[j] * ws;
                 }
             }
             out[(size_t)r * ow + c] = fabsf(wsum) > 1e-12f ? acc / wsum : 0.0f;
@@ -225,4 +254,70 @@ void zm_resample(const float *in, long nx, long ny, const zm_affine *m, int ow, 
     }
     free(tmp);
     free(tx), free(ty), free(wx), free(wy);
+}
+
+void zm_resample_binned(const float *in, long nx, long ny, const zm_affine *m, int ow, int oh,
+                        float *out, zm_resample_stats *st)
+{
+    double s = fmax(hypot(m->axc, m->ayc), hypot(m->axr, m->ayr));
+    int b = (int)floor(s / 2.0); /* the Lanczos step still shrinks by 2 to 4 */
+    if (b < 2) {
+        zm_resample(in, nx, ny, m, ow, oh, out, st);
+        return;
+    }
+    if (st) {
+        memset(st, 0, sizeof *st);
+        for (int r = 0; r < oh; r++)
+            for (int c = 0; c < ow; c++)
+                count_nearest(in, nx, ny, m->ox + m->axc * c + m->axr * r, m->oy + m->ayc * c + m->ayr * r, st);
+    }
+    /* the footprint: the output grid's corners, with the kernel's reach */
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    for (int k = 0; k < 4; k++) {
+        double c = k & 1 ? ow - 0.5 : -0.5, r = k & 2 ? oh - 0.5 : -0.5;
+        double x = m->ox + m->axc * c + m->axr * r, y = m->oy + m->ayc * c + m->ayr * r;
+        xmin = fmin(xmin, x), xmax = fmax(xmax, x), ymin = fmin(ymin, y), ymax = fmax(ymax, y);
+    }
+    double reach = 3.0 * s + b;
+    long x0 = (long)floor(xmin - reach), x1 = (long)ceil(xmax + reach);
+    long y0 = (long)floor(ymin - reach), y1 = (long)ceil(ymax + reach);
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > nx - 1) x1 = nx - 1;
+    if (y1 > ny - 1) y1 = ny - 1;
+    if (x1 < x0 || y1 < y0) { /* entirely off the image */
+        memset(out, 0, (size_t)ow * oh * sizeof *out);
+        return;
+    }
+    long bw = (x1 - x0 + b) / b, bh = (y1 - y0 + b) / b;
+    float *bin = zm_malloc((size_t)bw * bh * sizeof *bin);
+    int *cnt = zm_calloc((size_t)bw, sizeof *cnt);
+    for (long j = 0; j < bh; j++) {
+        float *row = bin + (size_t)j * bw;
+        memset(row, 0, (size_t)bw * sizeof *row);
+        memset(cnt, 0, (size_t)bw * sizeof *cnt);
+        for (long y = y0 + j * b; y < y0 + (j + 1) * b && y <= y1; y++) {
+            const float *src = in + (size_t)y * nx;
+            for (long i = 0; i < bw; i++) {
+                long xa = x0 + i * b, xe = xa + b <= x1 + 1 ? xa + b : x1 + 1;
+                float acc = 0;
+                int k = 0;
+                for (long x = xa; x < xe; x++) {
+                    float v = src[x];
+                    if (v == v) acc += v, k++;
+                }
+                row[i] += acc;
+                cnt[i] += k;
+            }
+        }
+        for (long i = 0; i < bw; i++) row[i] = cnt[i] ? row[i] / (float)cnt[i] : NAN;
+    }
+    free(cnt);
+    zm_affine mb = *m;
+    double half = (b - 1) / 2.0;
+    mb.ox = (m->ox - x0 - half) / b;
+    mb.oy = (m->oy - y0 - half) / b;
+    mb.axc = m->axc / b, mb.axr = m->axr / b, mb.ayc = m->ayc / b, mb.ayr = m->ayr / b;
+    zm_resample(bin, bw, bh, &mb, ow, oh, out, NULL);
+    free(bin);
 }
