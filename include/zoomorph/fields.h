@@ -54,5 +54,9 @@ unsigned long long zm_reject_count(zm_store *s);
 /* Collective: sorts the /rejects rows from row `from` on by (input, id, reason) so that
  * the table is the same whatever the number of ranks that wrote it. */
 int zm_reject_canonicalise(zm_store *s, unsigned long long from, const zm_ctx *ctx, zm_err *err);
+/* Collective: drops the /rejects rows from row `from` on whose input is not marked in
+ * keep (an interrupted stage's rows for inputs it will redo). */
+int zm_reject_drop_unfinished(zm_store *s, unsigned long long from, const unsigned char *keep,
+                              const zm_ctx *ctx, zm_err *err);
 
 #endif

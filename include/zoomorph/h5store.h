@@ -88,6 +88,11 @@ int zm_store_write(zm_store *s, const zm_field *f, const zm_range *ranges, int n
  * dataset (created empty if missing). */
 int zm_store_append(zm_store *s, const zm_field *f, unsigned long long nlocal, const void *buf,
                     zm_err *err);
+/* Collective. Flushes data and metadata to the file, so that what was written survives
+ * a crash (a stage calls it before marking work done). */
+void zm_store_flush(zm_store *s);
+/* Collective. Sets the number of rows of an extendible dataset (shrinking drops rows). */
+int zm_store_resize(zm_store *s, const char *path, unsigned long long nrows, zm_err *err);
 /* Independent. Reads rows of dataset path into buf as memory type t (HDF5 converts
  * between numeric types; strings must match strsize). */
 int zm_store_read(zm_store *s, const char *path, zm_dtype t, int strsize,

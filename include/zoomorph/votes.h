@@ -7,7 +7,8 @@
  * whole number rejects its row with a reason naming the line and column. A missing
  * answer column is an error naming it. A child question answered more often than the
  * parent answer that leads to it is accepted (real Galaxy Zoo data has such rows) and
- * counted.
+ * counted. An optional column `split` (train / validation / test, or 0 / 1 / 2) is kept:
+ * the simulated survey writes one, split by brick.
  */
 #ifndef ZOOMORPH_VOTES_H
 #define ZOOMORPH_VOTES_H
@@ -26,6 +27,8 @@ typedef struct {
     char (*why)[256];        /* reason of each rejected row ("" when ok)       */
     long n_rejected;
     long n_child_excess;     /* accepted rows with a child question above its parent answer */
+    unsigned char *split;    /* 0 train, 1 validation, 2 test, 3 none (no split column) */
+    int has_split;
 } zm_votes;
 
 /* id_column NULL: positions (columns ra, dec) are required; otherwise that column. */

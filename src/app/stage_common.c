@@ -1,6 +1,8 @@
 /* stage_common.c: see stage_common.h. */
 #include "stage_common.h"
 
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,4 +135,19 @@ void zm_work_chunks_free(zm_chunk *c, int n)
 {
     for (int i = 0; i < n; i++) free(c[i].p);
     free(c);
+}
+
+void zm_fault_point(const zm_ctx *ctx, const char *stage, long long round)
+{
+    const char *f = getenv("ZM_FAULT_KILL");
+    if (!f || !f[0]) return;
+    char name[64] = "";
+    long long at = -1;
+    int rank = 0;
+    if (sscanf(f, "%63[^:]:%lld:%d", name, &at, &rank) < 2) return;
+    if (strcmp(name, stage) || at != round || rank != ctx->rank) return;
+    fprintf(stderr, "zoomorph: ZM_FAULT_KILL: rank %d of stage %s killing itself after round %lld\n", ctx->rank,
+            stage, round);
+    fflush(stderr);
+    raise(SIGKILL);
 }

@@ -41,6 +41,11 @@ int zm_work_chunks(const zm_inputs *in, const int *owner, int rank, long long ba
                    const unsigned char *done, zm_chunk **out);
 void zm_work_chunks_free(zm_chunk *c, int n);
 
+/* Fault injection for tests: when ZM_FAULT_KILL="<stage>:<round>[:<rank>]" names this
+ * stage and round, that rank (default 0) kills itself with SIGKILL, as a node failure
+ * would, after the round's writes. No effect otherwise. */
+void zm_fault_point(const zm_ctx *ctx, const char *stage, long long round);
+
 /* Opens [store] path; with need_stage set, fails with "run 'zoomorph <need_stage>'
  * first" unless that stage completed. Collective. */
 int zm_stage_open_store(const zm_stage_args *a, int writable, const char *need_stage,

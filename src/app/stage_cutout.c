@@ -186,6 +186,10 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
         if (nr && !zm_store_read(s, ZM_F_REJ_STAGE.path, ZM_DT_STR, ZM_NAME_LEN, &all, 1, st, &e2))
             while (rej_from > 0 && !strcmp(st[rej_from - 1], "cutout")) rej_from--;
         free(st);
+        /* rejects of inputs the interrupted run had not finished: they are redone */
+        zm_err e3 = {0};
+        if (zm_reject_drop_unfinished(s, rej_from, in.cutout_done, ctx, &e3))
+            ZM_ABORT("cannot tidy /rejects of an interrupted cutout: %s", e3.msg);
     }
 
     int *owner = zm_malloc((size_t)(in.n ? in.n : 1) * sizeof *owner);
@@ -309,9 +313,12 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
             free(sr);
             free(st);
         }
+        /* what this round wrote reaches the file before its inputs are marked done */
+        if (!rc) zm_store_flush(s);
         if (!rc) rc = zm_store_write(s, &ZM_F_INPUT_CUTOUT_DONE, done_r, ndone, ones, err);
         done_global = zm_allreduce_sum_ll(ctx, n_ok + n_rej);
         zm_progress_update(&prog, (double)done_global);
+        zm_fault_point(ctx, "cutout", r + 1);
     }
     unload(&L);
     if (!rc) rc = zm_reject_canonicalise(s, rej_from, ctx, err);

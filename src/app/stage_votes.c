@@ -93,6 +93,8 @@ static int run_votes(const zm_stage_args *a, zm_err *err)
     zm_reject_list rej = {0};
     float *counts = zm_calloc((size_t)(nloc ? nloc : 1) * (size_t)A, sizeof *counts);
     unsigned char *has = zm_calloc((size_t)(nloc ? nloc : 1), 1);
+    unsigned char *spl = zm_malloc((size_t)(nloc ? nloc : 1));
+    memset(spl, 3, (size_t)(nloc ? nloc : 1));
     long *owner = zm_malloc((size_t)(nloc ? nloc : 1) * sizeof *owner);
     for (long j = 0; j < nloc; j++) owner[j] = -1;
     long matched = 0, unmatched = 0, dup = 0;
@@ -127,6 +129,7 @@ static int run_votes(const zm_stage_args *a, zm_err *err)
         owner[j] = i;
         memcpy(counts + (size_t)j * A, v.counts + (size_t)i * A, (size_t)A * sizeof *counts);
         has[j] = 1;
+        spl[j] = v.split[i];
     }
     dup = zm_allreduce_sum_ll(ctx, dup);
     char columns[8192] = "";
@@ -146,6 +149,10 @@ static int run_votes(const zm_stage_args *a, zm_err *err)
     if (!rc) rc = zm_store_define(s, &fh, N, 1, err);
     if (!rc) rc = zm_store_write(s, &fv, &mine, 1, counts, err);
     if (!rc) rc = zm_store_write(s, &fh, &mine, 1, has, err);
+    zm_field fsp = {"/labels/split", ZM_DT_U8, 0, {0}, 0, "",
+                    "the vote table's split column: 0 train, 1 validation, 2 test, 3 none"};
+    if (!rc && v.has_split) rc = zm_store_define(s, &fsp, N, 1, err);
+    if (!rc && v.has_split) rc = zm_store_write(s, &fsp, &mine, 1, spl, err);
     if (!rc) {
         zm_store_set_attr(s, fv.path, "columns", columns);
         zm_store_set_attr(s, fv.path, "tree", zm_param_str(p, "labels.tree"));
@@ -163,7 +170,7 @@ static int run_votes(const zm_stage_args *a, zm_err *err)
         zm_store_stage_end(s, "votes", summary);
         zm_info0("votes: %s", summary);
     }
-    free(dist), free(row), free(gdist), free(counts), free(has), free(owner);
+    free(dist), free(row), free(gdist), free(counts), free(has), free(owner), free(spl);
     zm_reject_free(&rej);
     zm_votes_free(&v);
     zm_gz_schema_free(&tree);

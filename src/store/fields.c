@@ -156,3 +156,43 @@ int zm_reject_canonicalise(zm_store *s, unsigned long long from, const zm_ctx *c
     free(stage), free(src), free(why), free(input), free(id);
     return rc;
 }
+
+int zm_reject_drop_unfinished(zm_store *s, unsigned long long from, const unsigned char *keep,
+                              const zm_ctx *ctx, zm_err *err)
+{
+    unsigned long long n = zm_reject_count(s);
+    if (n <= from) return 0;
+    size_t m = (size_t)(n - from);
+    zm_range r = {from, m};
+    char *stage = zm_malloc(m * ZM_NAME_LEN), *src = zm_malloc(m * ZM_SOURCE_LEN), *why = zm_malloc(m * ZM_REASON_LEN);
+    int *input = zm_malloc(m * sizeof *input);
+    long long *id = zm_malloc(m * sizeof *id);
+    int rc = zm_store_read(s, ZM_F_REJ_STAGE.path, ZM_DT_STR, ZM_NAME_LEN, &r, 1, stage, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_INPUT.path, ZM_DT_I32, 0, &r, 1, input, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_ID.path, ZM_DT_I64, 0, &r, 1, id, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_SOURCE.path, ZM_DT_STR, ZM_SOURCE_LEN, &r, 1, src, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_REASON.path, ZM_DT_STR, ZM_REASON_LEN, &r, 1, why, err);
+    if (zm_any(ctx, rc)) {
+        if (!rc) rc = zm_err_set(err, ZM_EIO, "reading /rejects failed on another rank");
+    } else {
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++) {
+            if (input[i] >= 0 && !keep[input[i]]) continue;
+            memmove(stage + k * ZM_NAME_LEN, stage + i * ZM_NAME_LEN, ZM_NAME_LEN);
+            memmove(src + k * ZM_SOURCE_LEN, src + i * ZM_SOURCE_LEN, ZM_SOURCE_LEN);
+            memmove(why + k * ZM_REASON_LEN, why + i * ZM_REASON_LEN, ZM_REASON_LEN);
+            input[k] = input[i];
+            id[k] = id[i];
+            k++;
+        }
+        const zm_field *f[] = {&ZM_F_REJ_STAGE, &ZM_F_REJ_INPUT, &ZM_F_REJ_ID, &ZM_F_REJ_SOURCE, &ZM_F_REJ_REASON};
+        const void *buf[] = {stage, input, id, src, why};
+        zm_range w = {from, ctx->rank == 0 ? k : 0};
+        for (int j = 0; j < 5 && !rc; j++) {
+            rc = zm_store_resize(s, f[j]->path, from + k, err);
+            if (!rc) rc = zm_store_write(s, f[j], &w, 1, buf[j], err);
+        }
+    }
+    free(stage), free(src), free(why), free(input), free(id);
+    return rc;
+}

@@ -631,6 +631,25 @@ int zm_store_append(zm_store *s, const zm_field *f, unsigned long long nlocal, c
     return zm_store_write(s, f, &r, 1, buf, err);
 }
 
+void zm_store_flush(zm_store *s) { ZM_CHECK_H5(H5Fflush(s->file, H5F_SCOPE_GLOBAL)); }
+
+int zm_store_resize(zm_store *s, const char *path, unsigned long long nrows, zm_err *err)
+{
+    hid_t d = H5Dopen2(s->file, path, H5P_DEFAULT);
+    ZM_CHECK_H5(d);
+    hid_t fs = H5Dget_space(d);
+    ZM_CHECK_H5(fs);
+    hsize_t dims[4];
+    int nd = H5Sget_simple_extent_dims(fs, dims, NULL);
+    ZM_CHECK_H5(nd);
+    ZM_CHECK_H5(H5Sclose(fs));
+    dims[0] = nrows;
+    herr_t er = H5Dset_extent(d, dims);
+    ZM_CHECK_H5(H5Dclose(d));
+    if (zm_any(&s->ctx, er < 0)) return zm_err_set(err, ZM_EIO, "store %s: cannot resize %s", s->path, path);
+    return 0;
+}
+
 int zm_store_shape(zm_store *s, const char *path, unsigned long long *dims, zm_err *err)
 {
     if (!zm_store_exists(s, path))

@@ -11,6 +11,7 @@
 void zm_votes_free(zm_votes *v)
 {
     free(v->ra), free(v->dec), free(v->id), free(v->counts), free(v->ok), free(v->line), free(v->why);
+    free(v->split);
     memset(v, 0, sizeof *v);
 }
 
@@ -97,6 +98,27 @@ int zm_votes_read(const char *path, const zm_gz_schema *s, const char *id_column
             }
             v->counts[(size_t)i * A + a] = isfinite(c) && c >= 0 ? (float)c : 0.0f;
         }
+    }
+    v->split = zm_malloc(m);
+    memset(v->split, 3, m);
+    int csplit = zm_table_col(t, "split");
+    if (!rc && csplit >= 0) {
+        char(*sp)[16] = zm_malloc(m * sizeof *sp);
+        rc = zm_table_read_str(t, csplit, (char *)sp, 16, err);
+        for (long i = 0; !rc && i < n; i++) {
+            const char *x = sp[i];
+            int k = !strcmp(x, "train") || !strcmp(x, "0") ? 0
+                    : !strcmp(x, "validation") || !strcmp(x, "val") || !strcmp(x, "1") ? 1
+                    : !strcmp(x, "test") || !strcmp(x, "2") ? 2 : -1;
+            if (k < 0 && v->ok[i]) {
+                v->ok[i] = 0;
+                snprintf(v->why[i], sizeof v->why[i], "%s line %ld: column split = '%s': expected train, validation or test",
+                         path, v->line[i], x);
+            }
+            v->split[i] = (unsigned char)(k < 0 ? 3 : k);
+        }
+        free(sp);
+        v->has_split = 1;
     }
     for (long i = 0; !rc && i < n; i++) {
         if (!v->ok[i]) {
