@@ -1,0 +1,29 @@
+#!/bin/bash
+# Submits a zoomorph run as a chain of Slurm jobs, each stage after the previous one
+# succeeded (--dependency=afterok), and prints the job ids.
+#   jobs/submit.sh CONFIG [STAGE ...]       default stages: plan cutout embed pca catalogue
+#   ZM_NTASKS=64 ZM_TIME=02:00:00 ZM_PARTITION=regular jobs/submit.sh run.ini simulate plan cutout
+# The config is checked (zoomorph params) before anything is submitted.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+config=$(readlink -f "${1:?usage: jobs/submit.sh CONFIG [STAGE ...]}")
+shift
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(plan cutout embed pca catalogue)
+ZM_BIN=${ZM_BIN:-$(command -v zoomorph || echo "$here/../build/zoomorph")}
+if ! command -v sbatch > /dev/null; then
+  echo "submit: sbatch is not available: Slurm is not installed or not on PATH here." >&2
+  echo "Run the stages directly instead, e.g.: mpirun -np 4 $ZM_BIN plan -c $config" >&2
+  exit 2
+fi
+"$ZM_BIN" params -c "$config" > /dev/null   # unknown keys and bad values stop here
+opts=(--ntasks="${ZM_NTASKS:-2}" --time="${ZM_TIME:-01:00:00}" --parsable)
+[ -n "${ZM_PARTITION:-}" ] && opts+=(--partition="$ZM_PARTITION")
+[ -n "${ZM_OVERCOMMIT:-}" ] && opts+=(--overcommit)
+dep=""
+for s in "${stages[@]}"; do
+  id=$(sbatch "${opts[@]}" ${dep:+--dependency=afterok:$dep} --job-name="zm-$s" \
+        --export=ALL,ZM_STAGE="$s",ZM_CONFIG="$config",ZM_BIN="$ZM_BIN" "$here/stage.sbatch")
+  echo "$s $id"
+  dep=$id
+done

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Every shipped config parses with no unknown key or bad value (zoomorph params), and the
+# Slurm submit script refuses clearly where sbatch is missing.
+set -euo pipefail
+source "$ZM_SOURCE_DIR/tests/e2e/lib.sh"
+n=0
+for f in "$ZM_SOURCE_DIR"/config/*.ini; do
+  "$ZM_BIN" params -c "$f" > /dev/null
+  echo "ok: $(basename "$f")"
+  n=$((n + 1))
+done
+test $n -ge 3
+if ! command -v sbatch > /dev/null; then
+  set +e
+  PATH=/usr/bin:/bin bash "$ZM_SOURCE_DIR/jobs/submit.sh" "$ZM_SOURCE_DIR/config/demo.ini" > out.log 2>&1; rc=$?
+  set -e
+  zt_expect_rc 2 $rc out.log "sbatch is not available"
+fi
+echo "e2e configs: ok"
