@@ -2,6 +2,7 @@
  * main.c: `zoomorph <stage> -c run.ini [--set section.key=value ...] [stage flags]`.
  * Initialises MPI, reads the config on rank 0 and broadcasts it, runs one stage.
  * Exit status: 0 ok, 1 bad input or config, 2 usage, 3 nothing could be read,
+ * 75 stopped by SIGTERM/SIGUSR1 with its progress saved (rerun to resume),
  * 70 (MPI_Abort) for a broken invariant.
  */
 #include <mpi.h>
@@ -11,6 +12,7 @@
 
 #include "stage.h"
 #include "zoomorph/log.h"
+#include "zoomorph/signals.h"
 #include "zoomorph/version.h"
 
 static void usage_all(FILE *o)
@@ -47,6 +49,7 @@ int main(int argc, char **argv)
     }
     zm_ctx ctx;
     zm_ctx_init(&ctx, MPI_COMM_WORLD);
+    zm_signals_install();
     zm_log_init(ctx.rank, ZM_LOG_INFO);
     int rc = ZM_EXIT_OK;
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

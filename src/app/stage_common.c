@@ -139,6 +139,15 @@ void zm_work_chunks_free(zm_chunk *c, int n)
 
 void zm_fault_point(const zm_ctx *ctx, const char *stage, long long round)
 {
+    const char *g = getenv("ZM_FAULT_SIGNAL");
+    if (g && g[0]) {
+        char name[64] = "";
+        long long at = -1;
+        int rank = 0;
+        if (sscanf(g, "%63[^:]:%lld:%d", name, &at, &rank) >= 2 && !strcmp(name, stage) && at == round &&
+            rank == ctx->rank)
+            raise(SIGUSR1);
+    }
     const char *f = getenv("ZM_FAULT_KILL");
     if (!f || !f[0]) return;
     char name[64] = "";

@@ -43,7 +43,8 @@ void zm_work_chunks_free(zm_chunk *c, int n);
 
 /* Fault injection for tests: when ZM_FAULT_KILL="<stage>:<round>[:<rank>]" names this
  * stage and round, that rank (default 0) kills itself with SIGKILL, as a node failure
- * would, after the round's writes. No effect otherwise. */
+ * would, after the round's writes; ZM_FAULT_SIGNAL (same form) makes it raise SIGUSR1,
+ * as Slurm's --signal would. No effect otherwise. */
 void zm_fault_point(const zm_ctx *ctx, const char *stage, long long round);
 
 /* Opens [store] path; with need_stage set, fails with "run 'zoomorph <need_stage>'

@@ -19,6 +19,7 @@
 #include "zoomorph/fitsimg.h"
 #include "zoomorph/log.h"
 #include "zoomorph/picture.h"
+#include "zoomorph/signals.h"
 #include "zoomorph/survey.h"
 
 /* The images of the input being cut. */
@@ -226,6 +227,7 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
     zm_progress prog;
     zm_progress_start(&prog, "cutout", "galaxies", (double)todo);
     long long done_global = 0;
+    int interrupted = 0;
 
     for (long long r = 0; r < rounds && !rc; r++) {
         zm_chunk *ch = r < nchunks ? &chunks[r] : NULL;
@@ -319,6 +321,10 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
         done_global = zm_allreduce_sum_ll(ctx, n_ok + n_rej);
         zm_progress_update(&prog, (double)done_global);
         zm_fault_point(ctx, "cutout", r + 1);
+        if (!rc && r + 1 < rounds && zm_any(ctx, zm_signal_pending())) {
+            interrupted = 1;
+            break;
+        }
     }
     unload(&L);
     if (!rc) rc = zm_reject_canonicalise(s, rej_from, ctx, err);
@@ -329,7 +335,11 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
              "%lld stamps written, %lld galaxies rejected (%lld inputs unreadable); flagged: %lld "
              "edge-padded, %lld with NaN pixels, %lld missing a band",
              tot[0], tot[1], tot[5], tot[2], tot[3], tot[4]);
-    if (!rc) {
+    if (!rc && interrupted) {
+        zm_store_flush(s);
+        zm_info0("cutout: stopped by a signal after %lld of %lld galaxies; the progress is saved: run "
+                 "'zoomorph cutout' again to resume", tot[0] + tot[1], todo);
+    } else if (!rc) {
         zm_progress_end(&prog, (double)(tot[0] + tot[1]));
         zm_store_stage_end(s, "cutout", summary);
         zm_info0("cutout: %s", summary);
@@ -344,6 +354,7 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
     zm_inputs_free(&in);
     zm_store_close(s);
     if (rc) return ZM_EXIT_INPUT;
+    if (interrupted) return ZM_EXIT_INTERRUPTED;
     if (tot[0] == 0 && todo > 0) {
         zm_err_set(err, ZM_EREJECT, "cutout: no stamp could be made (%lld galaxies rejected; see "
                    "the warnings above and /rejects)", tot[1]);
