@@ -1,0 +1,36 @@
+/*
+ * ivf.h: an inverted-file index for approximate nearest neighbours over MPI ranks.
+ * A coarse quantiser of nlist centroids is trained by k-means over all ranks (k-means++
+ * seeding on a sample drawn by seed, then Lloyd iterations with centroid sums and counts
+ * summed by MPI_Allreduce); every rank keeps inverted lists of its own rows; a query
+ * probes its nprobe nearest lists on every rank and the per-rank top-k lists are merged
+ * (knn.h). Squared Euclidean distances.
+ * Shapes: x is nloc x d row-major floats; ids are global row ids.
+ */
+#ifndef ZOOMORPH_IVF_H
+#define ZOOMORPH_IVF_H
+
+#include <stdint.h>
+
+#include "zoomorph/context.h"
+#include "zoomorph/error.h"
+
+typedef struct {
+    int d, nlist;
+    float *centroids;     /* nlist x d */
+    /* this rank's lists: rows of list l are vec[off[l] .. off[l+1]) with ids */
+    long *off;            /* nlist + 1 */
+    float *vec;           /* nloc x d, grouped by list */
+    long long *ids;
+} zm_ivf;
+
+/* Collective. Trains the quantiser (iters Lloyd iterations) and fills the lists. */
+int zm_ivf_build(const zm_ctx *ctx, zm_ivf *ix, const float *x, long nloc, int d, long long id0, int nlist,
+                 int iters, uint64_t seed, zm_err *err);
+/* Collective: every rank passes the same queries; all get the merged top-k. nprobe is
+ * clamped to nlist. */
+void zm_ivf_search(const zm_ctx *ctx, const zm_ivf *ix, const float *q, int nq, int k, int nprobe, long long *ids,
+                   float *dist);
+void zm_ivf_free(zm_ivf *ix);
+
+#endif
