@@ -12,6 +12,13 @@ static const zm_param_def defs[] = {
      "fractions are the mean over passes and their standard deviation is stored"},
     {"pca.sizes", ZM_PT_LIST, "10,40", NOR, NULL, "",
      "numbers of components to store coordinates for (the paper: 10 for similarity, 40 for anomalies)"},
+    {"similar.space", ZM_PT_STR, "coords_10", NOR, NULL, "",
+     "vectors searched: coords_<k> (a PCA size of [pca] sizes) or embedding (the full representation)"},
+    {"similar.metric", ZM_PT_CHOICE, "euclidean", NOR, "euclidean|cosine", "", "distance (the paper: Euclidean)"},
+    {"similar.k", ZM_PT_INT, "10", 1, 10000, NULL, "", "neighbours per query"},
+    {"similar.radius_arcsec", ZM_PT_REAL, "3", 0.001, 3600, NULL, "arcsec", "a position query takes the nearest galaxy within this"},
+    {"similar.output", ZM_PT_STR, "similar.csv", NOR, NULL, "", "CSV of neighbours"},
+    {"similar.gallery_dir", ZM_PT_STR, ".", NOR, NULL, "", "directory for the PNG galleries (empty: none)"},
     {"catalogue.path", ZM_PT_STR, "zoomorph-catalogue.fits", NOR, NULL, "", "the FITS catalogue to write"},
     {"catalogue.overwrite", ZM_PT_BOOL, "false", NOR, NULL, "", "replace an existing catalogue"},
 };
