@@ -1,0 +1,45 @@
+/*
+ * nn_file.h: network weight files (HDF5, serial API; any rank may read them).
+ *
+ * Layout (format version 1):
+ *   /                 attributes: format = "zoomorph-nn-weights", format_version = 1,
+ *                     arch (string), in_ch, in_size, n_out (int)
+ *   /tensors/<name>   float32 dataset per parameter and BN running statistic, named by
+ *                     its PyTorch state-dict name ("features.1.0.block.0.0.weight"),
+ *                     shaped as in PyTorch, with attribute crc32 (uint32, zlib's CRC-32
+ *                     of the little-endian float32 bytes).
+ * Loading checks the format, the version, the architecture, input channels and size,
+ * head size (unless ZM_LOAD_SKIP_HEAD), every tensor's presence, shape and checksum, and
+ * that the file has no tensors the network lacks. Every problem is a ZM_EFORMAT/ZM_EIO
+ * error naming the file and what was expected; the network is left unchanged on error.
+ * models/convert_torch.py writes this format from torchvision/timm state dicts.
+ */
+#ifndef ZOOMORPH_NN_FILE_H
+#define ZOOMORPH_NN_FILE_H
+
+#include <stdint.h>
+
+#include "zoomorph/error.h"
+#include "zoomorph/nn.h"
+
+#define ZM_NN_FORMAT "zoomorph-nn-weights"
+#define ZM_NN_FORMAT_VERSION 1
+
+enum {
+    ZM_LOAD_SKIP_HEAD = 1, /* leave the head block (dropout + linear) as initialised */
+    ZM_LOAD_ANY_SIZE = 2   /* accept another input size (weights do not depend on it) */
+};
+
+typedef struct {
+    char arch[32];
+    int version, in_ch, in_size, n_out;
+} zm_nn_file_info;
+
+int zm_net_save(const zm_net *net, const char *path, zm_err *err);
+int zm_net_load(zm_net *net, const char *path, int flags, zm_err *err);
+/* Header only (to build the matching network). */
+int zm_net_file_info(const char *path, zm_nn_file_info *info, zm_err *err);
+/* zlib-compatible CRC-32 of n bytes, continuing from crc (start with 0). */
+uint32_t zm_crc32(uint32_t crc, const void *data, size_t n);
+
+#endif

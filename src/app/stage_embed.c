@@ -1,0 +1,251 @@
+/*
+ * stage_embed.c: `zoomorph embed` runs every galaxy's stamp through the encoder and
+ * writes, collectively, /representation/embedding (N x D), /predictions/concentration
+ * and /predictions/vote_fraction (N x answers), and with Monte-Carlo dropout
+ * /predictions/vote_fraction_std. Rejected stamps get NaN. Inputs are balanced over the
+ * ranks as in cutout, marked done in /inputs/embed_done after their rows are written; an
+ * interrupted run resumes with what is missing and ends with the rows of a clean run.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stage_common.h"
+#include "zoomorph/augment.h"
+#include "zoomorph/balance.h"
+#include "zoomorph/gzloss.h"
+#include "zoomorph/log.h"
+#include "zoomorph/nn.h"
+#include "zoomorph/nn_file.h"
+#include "zoomorph/signals.h"
+
+static int run_embed(const zm_stage_args *a, zm_err *err)
+{
+    const zm_ctx *ctx = a->ctx;
+    const zm_params *p = a->params;
+    zm_store *s = NULL;
+    if (zm_stage_open_store(a, 1, "cutout", &s, err)) return ZM_EXIT_INPUT;
+    const char *w = zm_param_str(p, "embed.weights");
+    if (!w || !w[0]) w = zm_param_str(p, "model.output");
+    zm_nn_file_info info;
+    zm_gz_schema tree;
+    memset(&tree, 0, sizeof tree);
+    zm_inputs in;
+    memset(&in, 0, sizeof in);
+    zm_net *net = NULL;
+    unsigned long long dims[4] = {0}, N = 0;
+    zm_dtype itype = ZM_DT_U8;
+    int rc = zm_net_file_info(w, &info, err);
+    if (rc) zm_err_prefix(err, "[embed] weights");
+    const char *treename = zm_param_str(p, "labels.tree");
+    if (!rc) rc = !strcmp(treename, "decals") ? zm_gz_schema_decals(&tree, err) : zm_gz_schema_load(&tree, treename, err);
+    if (!rc && zm_store_shape(s, "/cutouts/images", dims, err) != 4) rc = ZM_ESTATE;
+    if (!rc) rc = zm_store_type(s, "/cutouts/images", &itype, err);
+    if (!rc) rc = zm_store_nrows(s, ZM_F_GAL_ID.path, &N, err);
+    const int C = (int)dims[1], S = (int)dims[2];
+    if (!rc && (info.in_ch != C || info.in_size > S))
+        rc = zm_err_set(err, ZM_ECONFIG,
+                        "model %s takes %d channel(s) of %d x %d pixels, but the stamps in %s are %d channel(s) of "
+                        "%d x %d; cut the stamps to match ([cutout] channels, size) or use another model",
+                        w, info.in_ch, info.in_size, info.in_size, zm_store_path(s), C, S, S);
+    if (!rc && info.n_out != tree.nanswers)
+        rc = zm_err_set(err, ZM_ECONFIG, "model %s has %d outputs but the tree [labels] tree = %s has %d answers", w,
+                        info.n_out, treename, tree.nanswers);
+    const int batch = (int)zm_param_int(p, "embed.batch"), mc = (int)zm_param_int(p, "embed.mc_passes");
+    if (!rc) {
+        zm_net_config nc = zm_net_config_default(info.arch);
+        nc.in_ch = info.in_ch;
+        nc.in_size = info.in_size;
+        nc.n_out = info.n_out;
+        nc.max_batch = batch;
+        nc.inference_only = 1;
+        nc.seed = 1;
+        rc = zm_net_create(&net, &nc, err);
+        if (!rc) rc = zm_net_load(net, w, 0, err);
+    }
+    if (!rc) rc = zm_inputs_read(s, &in, err);
+    if (zm_any(ctx, rc)) {
+        if (!rc) zm_err_set(err, ZM_EIO, "embed: setting up failed on another rank");
+        zm_net_free(net);
+        zm_gz_schema_free(&tree);
+        zm_inputs_free(&in);
+        zm_store_close(s);
+        return ZM_EXIT_INPUT;
+    }
+    const int D = zm_net_repr_dim(net), A = tree.nanswers, K = info.in_size;
+    zm_field fe = {"/representation/embedding", ZM_DT_F32, 1, {(unsigned long long)D}, 0, "",
+                   "the encoder's pooled representation of each galaxy (NaN for rejected stamps)"};
+    zm_field fc = {"/predictions/concentration", ZM_DT_F32, 1, {(unsigned long long)A}, 0, "",
+                   "Dirichlet concentrations 1 + 100 sigmoid(x) per answer (mean over MC passes)"};
+    zm_field ff = {"/predictions/vote_fraction", ZM_DT_F32, 1, {(unsigned long long)A}, 0, "",
+                   "expected vote fraction per answer a_i / A_q (mean over MC passes)"};
+    zm_field fsd = {"/predictions/vote_fraction_std", ZM_DT_F32, 1, {(unsigned long long)A}, 0, "",
+                    "standard deviation of the vote fraction over Monte-Carlo dropout passes"};
+    zm_field fdone = {"/inputs/embed_done", ZM_DT_U8, 0, {0}, 0, "", "1 once embed has written this input's rows"};
+    char status[32] = "";
+    zm_store_get_attr(s, "/meta/stages/embed", "status", status, sizeof status);
+    unsigned long long ed[4] = {0};
+    int resume = !strcmp(status, "running") && zm_store_shape(s, fe.path, ed, err) == 2 && ed[1] == (unsigned)D &&
+                 zm_store_exists(s, fdone.path);
+    resume = !zm_any(ctx, !resume);
+    unsigned char *done = zm_calloc((size_t)(in.n ? in.n : 1), 1);
+    if (resume) {
+        zm_range all = {0, (unsigned long long)in.n};
+        rc = zm_store_read(s, fdone.path, ZM_DT_U8, 0, &all, 1, done, err);
+        long nd = 0;
+        for (int i = 0; i < in.n; i++) nd += done[i];
+        zm_info0("embed: resuming an interrupted run: %ld of %d inputs already done", nd, in.n);
+    } else {
+        rc = zm_store_define(s, &fe, N, 1, err);
+        if (!rc) rc = zm_store_define(s, &fc, N, 1, err);
+        if (!rc) rc = zm_store_define(s, &ff, N, 1, err);
+        if (!rc && mc > 0) rc = zm_store_define(s, &fsd, N, 1, err);
+        if (!rc) rc = zm_store_define(s, &fdone, (unsigned long long)in.n, 1, err);
+    }
+    char *dump = zm_params_dump(p);
+    if (!rc) zm_store_stage_begin(s, "embed", dump);
+    free(dump);
+    if (!rc) {
+        zm_store_set_attr(s, fe.path, "model", w);
+        char cols[8192] = "";
+        for (int k = 0; k < A; k++) {
+            char c[ZM_GZ_COL_LEN];
+            zm_gz_answer_column(&tree, k, c);
+            strncat(cols, k ? "," : "", sizeof cols - strlen(cols) - 1);
+            strncat(cols, c, sizeof cols - strlen(cols) - 1);
+        }
+        zm_store_set_attr(s, ff.path, "columns", cols);
+        zm_store_set_attr(s, fc.path, "columns", cols);
+    }
+    int *owner = zm_malloc((size_t)(in.n ? in.n : 1) * sizeof *owner);
+    long long *wgt = zm_malloc((size_t)(in.n ? in.n : 1) * sizeof *wgt), todo = 0;
+    for (int i = 0; i < in.n; i++) {
+        wgt[i] = in.status[i] == ZM_INPUT_OK && !done[i] ? in.ngal[i] : 0;
+        todo += wgt[i];
+    }
+    zm_assign_lpt(wgt, in.n, ctx->size, owner);
+    zm_chunk *chunks = NULL;
+    int nchunks = zm_work_chunks(&in, owner, ctx->rank, batch, done, &chunks);
+    long long rounds = zm_allreduce_max_ll(ctx, nchunks);
+    const size_t per = (size_t)C * S * S, perk = (size_t)C * K * K;
+    float *raw = zm_malloc((size_t)batch * per * sizeof *raw), *x = zm_malloc((size_t)batch * perk * sizeof *x);
+    float *emb = zm_malloc((size_t)batch * D * sizeof *emb), *conc = zm_malloc((size_t)batch * A * sizeof *conc);
+    float *frac = zm_malloc((size_t)batch * A * sizeof *frac), *sd = zm_malloc((size_t)batch * A * sizeof *sd);
+    float *a1 = zm_malloc((size_t)A * sizeof *a1), *f1 = zm_malloc((size_t)A * sizeof *f1);
+    unsigned *flags = zm_malloc((size_t)batch * sizeof *flags);
+    zm_range *ranges = zm_malloc(((size_t)batch + 1) * sizeof *ranges), *dr = zm_malloc(((size_t)batch + 1) * sizeof *dr);
+    unsigned char *ones = zm_malloc((size_t)batch + 1);
+    memset(ones, 1, (size_t)batch + 1);
+    zm_progress prog;
+    zm_progress_start(&prog, "embed", "galaxies", (double)todo);
+    long long ndone = 0, nrej = 0;
+    double t_net = 0;
+    int interrupted = 0;
+    for (long long r = 0; r < rounds && !rc; r++) {
+        zm_chunk *ch = r < nchunks ? &chunks[r] : NULL;
+        int npieces = ch ? ch->n : 0, nd = 0, m = 0;
+        for (int q = 0; q < npieces && !rc; q++) {
+            const zm_piece *pc = &ch->p[q];
+            ranges[q] = (zm_range){(unsigned long long)(in.first[pc->input] + pc->off), (unsigned long long)pc->count};
+            rc = itype == ZM_DT_U8 ? zm_store_read(s, "/cutouts/images", ZM_DT_F32, 0, &ranges[q], 1, raw + (size_t)m * per, err)
+                                   : zm_store_read(s, "/cutouts/images", ZM_DT_F32, 0, &ranges[q], 1, raw + (size_t)m * per, err);
+            if (!rc) rc = zm_store_read(s, ZM_F_CUT_FLAGS.path, ZM_DT_U32, 0, &ranges[q], 1, flags + m, err);
+            m += (int)pc->count;
+            if (pc->off + pc->count == in.ngal[pc->input]) dr[nd++] = (zm_range){(unsigned long long)pc->input, 1};
+        }
+        if (m) {
+            const float scale = itype == ZM_DT_U8 ? 1.0f / 255.0f : 1.0f;
+            zm_aug centre;
+            zm_aug_center(S, K, &centre);
+            for (int i = 0; i < m; i++) {
+                for (size_t j = 0; j < per; j++) raw[(size_t)i * per + j] *= scale;
+                zm_aug_apply(raw + (size_t)i * per, C, S, K, &centre, x + (size_t)i * perk);
+            }
+            double t0 = zm_now();
+            int passes = mc > 0 ? mc : 1;
+            memset(conc, 0, (size_t)m * A * sizeof *conc);
+            memset(frac, 0, (size_t)m * A * sizeof *frac);
+            memset(sd, 0, (size_t)m * A * sizeof *sd);
+            for (int ps = 0; ps < passes && !rc; ps++) {
+                zm_rng_seed(&net->rng, 0xd1ce + (uint64_t)ps, (uint64_t)ranges[0].start);
+                zm_err e = {0};
+                if (zm_net_forward(net, x, m, mc > 0 ? ZM_MODE_MC : ZM_MODE_EVAL, &e)) {
+                    rc = zm_err_set(err, ZM_EVALUE, "embed: %s", e.msg);
+                    break;
+                }
+                if (ps == 0) memcpy(emb, zm_net_repr(net), (size_t)m * D * sizeof *emb);
+                const float *y = zm_net_output(net);
+                for (int i = 0; i < m; i++) {
+                    zm_gz_concentration(y + (size_t)i * A, A, a1);
+                    zm_gz_vote_fraction(&tree, a1, f1);
+                    for (int k = 0; k < A; k++) {
+                        conc[(size_t)i * A + k] += a1[k] / passes;
+                        frac[(size_t)i * A + k] += f1[k] / passes;
+                        sd[(size_t)i * A + k] += f1[k] * f1[k] / passes;
+                    }
+                }
+            }
+            t_net += zm_now() - t0;
+            for (int i = 0; i < m; i++) {
+                for (int k = 0; k < A; k++) {
+                    float v = sd[(size_t)i * A + k] - frac[(size_t)i * A + k] * frac[(size_t)i * A + k];
+                    sd[(size_t)i * A + k] = v > 0 ? sqrtf(v) : 0.0f;
+                }
+                if (flags[i] & ZM_CUT_REJECTED) {
+                    nrej++;
+                    for (int k = 0; k < D; k++) emb[(size_t)i * D + k] = NAN;
+                    for (int k = 0; k < A; k++) conc[(size_t)i * A + k] = frac[(size_t)i * A + k] = sd[(size_t)i * A + k] = NAN;
+                }
+            }
+            ndone += m;
+        }
+        int any = zm_any(ctx, rc);
+        if (any) {
+            if (!rc) rc = zm_err_set(err, ZM_EVALUE, "embed failed on another rank");
+            break;
+        }
+        rc = zm_store_write(s, &fe, ranges, npieces, emb, err);
+        if (!rc) rc = zm_store_write(s, &fc, ranges, npieces, conc, err);
+        if (!rc) rc = zm_store_write(s, &ff, ranges, npieces, frac, err);
+        if (!rc && mc > 0) rc = zm_store_write(s, &fsd, ranges, npieces, sd, err);
+        if (!rc) zm_store_flush(s); /* the rows reach the file before their inputs are marked done */
+        if (!rc) rc = zm_store_write(s, &fdone, dr, nd, ones, err);
+        zm_progress_update(&prog, (double)zm_allreduce_sum_ll(ctx, ndone));
+        zm_fault_point(ctx, "embed", r + 1);
+        if (!rc && r + 1 < rounds && zm_any(ctx, zm_signal_pending())) {
+            interrupted = 1;
+            break;
+        }
+    }
+    double tn = t_net;
+    long long tot[2] = {ndone, nrej};
+    ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, tot, 2, MPI_LONG_LONG, MPI_SUM, ctx->comm));
+    ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &tn, 1, MPI_DOUBLE, MPI_MAX, ctx->comm));
+    if (!rc && interrupted) {
+        zm_info0("embed: stopped by a signal after %lld galaxies; the progress is saved: run 'zoomorph embed' "
+                 "again to resume", tot[0]);
+    } else if (!rc) {
+        char summary[512];
+        double el = zm_now() - prog.t0;
+        snprintf(summary, sizeof summary,
+                 "%lld galaxies embedded (%lld rejected stamps as NaN) with %s (%s, %d-d), %s; %.1f galaxies/s in all, "
+                 "%.1f galaxies/s/rank in the network alone",
+                 tot[0], tot[1], w, info.arch, D, mc > 0 ? "Monte-Carlo dropout" : "one pass", el > 0 ? tot[0] / el : 0,
+                 tn > 0 ? (double)tot[0] / ctx->size / tn : 0);
+        zm_store_stage_end(s, "embed", summary);
+        zm_progress_end(&prog, (double)tot[0]);
+        zm_info0("embed: %s", summary);
+    }
+    zm_work_chunks_free(chunks, nchunks);
+    free(owner), free(wgt), free(raw), free(x), free(emb), free(conc), free(frac), free(sd), free(a1), free(f1);
+    free(flags), free(ranges), free(dr), free(ones), free(done);
+    zm_net_free(net);
+    zm_gz_schema_free(&tree);
+    zm_inputs_free(&in);
+    zm_store_close(s);
+    return rc ? ZM_EXIT_INPUT : interrupted ? ZM_EXIT_INTERRUPTED : 0;
+}
+
+const zm_stage zm_stage_embed = {
+    "embed", "representations and predicted vote fractions of every galaxy, written collectively", "", run_embed};

@@ -1,0 +1,649 @@
+/*
+ * conv2d.c: 2-D convolution forward and backward (see nn_layers.h for the letter legend).
+ *
+ * Fast path: dense and grouped convolutions go through im2col into the caller's
+ * workspace and one cblas_sgemm per image and group (1x1 stride-1 convolutions skip
+ * im2col and multiply the input directly); depthwise convolutions (G == C == O) work on
+ * a zero-padded copy of each plane (stride 2: split into even and odd columns) so every
+ * tap is a contiguous vector loop. zm_conv2d_forward_fused is the inference form with
+ * batch norm and activation folded in (column-blocked, batched over images for small
+ * planes, 8 channels at a time for small depthwise planes). The scalar references at
+ * the end are the textbook seven loops; tests compare them with the fast paths.
+ */
+#include "nn_simd.h" /* first: -O3 for the whole file */
+#include <cblas.h>
+#include <string.h>
+
+#include "zoomorph/nn_layers.h"
+
+static int is_depthwise(int C, int O, int G) { return G == C && O == C && G > 1; }
+static int is_pointwise(int K, int S, int D) { return K == 1 && S == 1 && D == 0; }
+
+size_t zm_conv2d_work(int C, int O, int K, int P, int Q, int G)
+{
+    if (is_depthwise(C, O, G)) /* padded input and input-gradient planes */
+        return 2 * (size_t)(2 * P + K) * (2 * Q + K + 1);
+    return (size_t)(C / G) * K * K * P * Q;
+}
+
+/* col (Cg*K*K, P*Q), rows ld apart, from one image's group slice in (Cg, H, W). */
+ZM_VEC static void im2col_ld(float *col, size_t ld, const float *in, int Cg, int H, int W, int K,
+                             int S, int D, int P, int Q)
+{
+    for (int c = 0; c < Cg; c++)
+        for (int kh = 0; kh < K; kh++)
+            for (int kw = 0; kw < K; kw++) {
+                float *dst = col + ((size_t)(c * K + kh) * K + kw) * ld;
+                const float *src = in + (size_t)c * H * W;
+                for (int p = 0; p < P; p++) {
+                    int ih = p * S - D + kh;
+                    float *d = dst + (size_t)p * Q;
+                    if (ih < 0 || ih >= H) {
+                        memset(d, 0, sizeof(float) * Q);
+                        continue;
+                    }
+                    const float *row = src + (size_t)ih * W;
+                    if (S == 1) {
+                        for (int q = 0; q < Q; q++) {
+                            int iw = q - D + kw;
+                            d[q] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
+                        }
+                    } else {
+                        for (int q = 0; q < Q; q++) {
+                            int iw = q * S - D + kw;
+                            d[q] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+static void im2col(float *col, const float *in, int Cg, int H, int W, int K, int S, int D, int P,
+                   int Q)
+{
+    im2col_ld(col, (size_t)P * Q, in, Cg, H, W, K, S, D, P, Q);
+}
+
+/* in (Cg, H, W) += col2im(col (Cg*K*K, P*Q)). */
+ZM_VEC static void col2im_add(float *in, const float *col, int Cg, int H, int W, int K, int S, int D,
+                       int P, int Q)
+{
+    for (int c = 0; c < Cg; c++)
+        for (int kh = 0; kh < K; kh++)
+            for (int kw = 0; kw < K; kw++) {
+                const float *src = col + ((size_t)(c * K + kh) * K + kw) * P * Q;
+                float *dst = in + (size_t)c * H * W;
+                for (int p = 0; p < P; p++) {
+                    int ih = p * S - D + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    float *row = dst + (size_t)ih * W;
+                    const float *s = src + (size_t)p * Q;
+                    for (int q = 0; q < Q; q++) {
+                        int iw = q * S - D + kw;
+                        if (iw >= 0 && iw < W) row[iw] += s[q];
+                    }
+                }
+            }
+}
+
+/* Range of output columns q whose input column q*S - D + kw lies in [0, W). */
+static void q_range(int *q0, int *q1, int W, int Q, int S, int D, int kw)
+{
+    int lo = D - kw > 0 ? (D - kw + S - 1) / S : 0;
+    int hi = W - 1 + D - kw;
+    hi = hi < 0 ? -1 : hi / S;
+    if (hi > Q - 1) hi = Q - 1;
+    *q0 = lo;
+    *q1 = hi;
+}
+
+/* y = act(x * sc + sh) over n values (y may be x); act 0 none, 1 ReLU, 2 SiLU. */
+ZM_VEC static void epilogue2(float *y, const float *x, size_t n, float sc, float sh, int act)
+{
+    if (act == 2)
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] * sc + sh;
+            y[i] = v / (1.0f + zm_expf(-v));
+        }
+    else if (act == 1)
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] * sc + sh;
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
+    else
+        for (size_t i = 0; i < n; i++) y[i] = x[i] * sc + sh;
+}
+
+static void epilogue(float *y, size_t n, float sc, float sh, int act)
+{
+    epilogue2(y, y, n, sc, sh, act);
+}
+
+/* The plane in (H,W) zero-padded by D into ev ((H+2D) x We); for S == 2 split into even
+ * (ev) and odd (od, (H+2D) x Wo) padded columns, We = (W+2D+1)/2, Wo = (W+2D)/2; for
+ * S == 1 ev holds the whole padded rows (We = W+2D). */
+ZM_VEC static void pad_split(float *ev, float *od, const float *in, int H, int W, int S, int D)
+{
+    int Hp = H + 2 * D, Wp = W + 2 * D;
+    int We = S == 2 ? (Wp + 1) / 2 : Wp, Wo = S == 2 ? Wp / 2 : 0;
+    for (int r = 0; r < Hp; r++) {
+        int ih = r - D;
+        float *e = ev + (size_t)r * We, *o = od + (size_t)r * Wo;
+        if (ih < 0 || ih >= H) {
+            memset(e, 0, sizeof(float) * We);
+            if (Wo) memset(o, 0, sizeof(float) * Wo);
+            continue;
+        }
+        const float *row = in + (size_t)ih * W;
+        if (S == 1) {
+            for (int j = 0; j < D; j++) e[j] = e[Wp - 1 - j] = 0.0f;
+            memcpy(e + D, row, sizeof(float) * W);
+            continue;
+        }
+        for (int par = 0; par < 2; par++) { /* padded column 2j+par = input column 2j+par-D */
+            float *dst = par ? o : e;
+            int nj = par ? Wo : We, off = par - D;
+            int lo = off < 0 ? (-off + 1) / 2 : 0;
+            int hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / 2;
+            if (hi > nj - 1) hi = nj - 1;
+            for (int j = 0; j < lo && j < nj; j++) dst[j] = 0.0f;
+            const float *src = row + off;
+            for (int j = lo; j <= hi; j++) dst[j] = src[2 * j];
+            for (int j = hi + 1 > lo ? hi + 1 : lo; j < nj; j++) dst[j] = 0.0f;
+        }
+    }
+}
+
+/* One output row: orow[q] = act(sc * sum over the K*K taps of w[k] * t[k][q] + sh), q < Q;
+ * K constant per instance so the taps unroll and q vectorises. */
+#define DW_ROW(KC)                                                                     \
+    static inline __attribute__((always_inline)) void dw_row_##KC(                    \
+        float *restrict orow, const float *const *t, const float *w, int Q, float sc,  \
+        float sh, int act)                                                             \
+    {                                                                                  \
+        for (int q = 0; q < Q; q++) {                                                  \
+            float acc = 0.0f;                                                          \
+            _Pragma("GCC unroll 25")                                                   \
+            for (int k = 0; k < KC * KC; k++) acc += w[k] * t[k][q];                   \
+            float v = acc * sc + sh;                                                   \
+            if (act == 2)                                                              \
+                v = v / (1.0f + zm_expf(-v));                                          \
+            else if (act == 1)                                                         \
+                v = v > 0.0f ? v : 0.0f;                                               \
+            orow[q] = v;                                                               \
+        }                                                                              \
+    }
+DW_ROW(3)
+DW_ROW(5)
+
+/* One depthwise plane: out (P,Q) = act(sc * conv(in (H,W), w (K,K)) + sh) (act 0 none,
+ * 1 ReLU, 2 SiLU). Fast path (K 3 or 5, S 1 or 2, scratch given): the plane is copied
+ * once into a zero-padded scratch, for S == 2 split into even and odd padded columns, so
+ * every tap of every output reads contiguously with no bounds tests, and each output is
+ * written once. Otherwise: direct loops with per-tap column ranges.
+ * scratch: (H+2D) * (W+2D+1) floats. */
+ZM_VEC static void dw_plane_forward(float *out, const float *in, const float *w, float sc,
+                                    float sh, int act, int H, int W, int P, int Q, int K, int S,
+                                    int D, float *scratch)
+{
+    int Hp = H + 2 * D, Wp = W + 2 * D;
+    if ((K == 3 || K == 5) && (S == 1 || S == 2) && scratch) {
+        int We = S == 2 ? (Wp + 1) / 2 : Wp, Wo = S == 2 ? Wp / 2 : 0;
+        float *ev = scratch, *od = scratch + (size_t)Hp * We;
+        pad_split(ev, od, in, H, W, S, D);
+        const float *taps[25];
+        for (int p = 0; p < P; p++) {
+            for (int kh = 0; kh < K; kh++) {
+                int r = p * S + kh;
+                for (int kw = 0; kw < K; kw++)
+                    taps[kh * K + kw] = S == 1 ? ev + (size_t)r * We + kw
+                                        : (kw % 2 == 0) ? ev + (size_t)r * We + kw / 2
+                                                        : od + (size_t)r * Wo + kw / 2;
+            }
+            float *orow = out + (size_t)p * Q;
+            if (K == 3) {
+                if (act == 2) dw_row_3(orow, taps, w, Q, sc, sh, 2);
+                else if (act == 1) dw_row_3(orow, taps, w, Q, sc, sh, 1);
+                else dw_row_3(orow, taps, w, Q, sc, sh, 0);
+            } else {
+                if (act == 2) dw_row_5(orow, taps, w, Q, sc, sh, 2);
+                else if (act == 1) dw_row_5(orow, taps, w, Q, sc, sh, 1);
+                else dw_row_5(orow, taps, w, Q, sc, sh, 0);
+            }
+        }
+        return;
+    }
+    for (int p = 0; p < P; p++) {
+        float *orow = out + (size_t)p * Q;
+        for (int q = 0; q < Q; q++) orow[q] = 0.0f;
+        for (int kh = 0; kh < K; kh++) {
+            int ih = p * S - D + kh;
+            if (ih < 0 || ih >= H) continue;
+            const float *irow = in + (size_t)ih * W;
+            for (int kw = 0; kw < K; kw++) {
+                float wv = w[kh * K + kw];
+                int q0, q1;
+                q_range(&q0, &q1, W, Q, S, D, kw);
+                const float *ip = irow + kw - D;
+                for (int q = q0; q <= q1; q++) orow[q] += wv * ip[q * S];
+            }
+        }
+    }
+    epilogue(out, (size_t)P * Q, sc, sh, act);
+}
+
+/* Backward of one depthwise plane: dw (K,K) += correlation of dout (P,Q) with the
+ * input; din (H,W) += transposed convolution of dout (if din). Fast path as forward:
+ * padded (and for S == 2 column-split) input and input-gradient planes in scratch
+ * (2 * (H+2D) * (W+2D+1) floats), every tap a contiguous vector loop. */
+ZM_VEC static void dw_plane_backward(float *din, float *dw, const float *dout, const float *in,
+                                     const float *w, int H, int W, int P, int Q, int K, int S,
+                                     int D, float *scratch)
+{
+    int Hp = H + 2 * D, Wp = W + 2 * D;
+    if ((K == 3 || K == 5) && (S == 1 || S == 2) && scratch) {
+        int We = S == 2 ? (Wp + 1) / 2 : Wp, Wo = S == 2 ? Wp / 2 : 0;
+        size_t plane = (size_t)Hp * (We + Wo);
+        float *xe = scratch, *xo = xe + (size_t)Hp * We;
+        float *ge = scratch + plane, *go = ge + (size_t)Hp * We;
+        pad_split(xe, xo, in, H, W, S, D);
+        if (din) memset(ge, 0, sizeof(float) * plane);
+        for (int p = 0; p < P; p++) {
+            const float *grow = dout + (size_t)p * Q;
+            for (int kh = 0; kh < K; kh++) {
+                int r = p * S + kh;
+                for (int kw = 0; kw < K; kw++) {
+                    size_t off = S == 1 ? (size_t)r * We + kw
+                                 : (kw % 2 == 0) ? (size_t)r * We + kw / 2
+                                                 : (size_t)Hp * We + (size_t)r * Wo + kw / 2;
+                    const float *t = xe + off;
+                    float acc = 0.0f;
+                    for (int q = 0; q < Q; q++) acc += grow[q] * t[q];
+                    dw[kh * K + kw] += acc;
+                    if (din) {
+                        float *u = ge + off, wv = w[kh * K + kw];
+                        for (int q = 0; q < Q; q++) u[q] += wv * grow[q];
+                    }
+                }
+            }
+        }
+        if (din)
+            for (int ih = 0; ih < H; ih++) {
+                int r = ih + D;
+                float *drow = din + (size_t)ih * W;
+                if (S == 1) {
+                    const float *g = ge + (size_t)r * We + D;
+                    for (int iw = 0; iw < W; iw++) drow[iw] += g[iw];
+                } else {
+                    const float *e = ge + (size_t)r * We, *o = go + (size_t)r * Wo;
+                    for (int iw = 0; iw < W; iw++) {
+                        int c = iw + D;
+                        drow[iw] += (c & 1) ? o[c >> 1] : e[c >> 1];
+                    }
+                }
+            }
+        return;
+    }
+    for (int p = 0; p < P; p++) {
+        const float *grow = dout + (size_t)p * Q;
+        for (int kh = 0; kh < K; kh++) {
+            int ih = p * S - D + kh;
+            if (ih < 0 || ih >= H) continue;
+            const float *irow = in + (size_t)ih * W;
+            float *drow = din ? din + (size_t)ih * W : NULL;
+            for (int kw = 0; kw < K; kw++) {
+                float wv = w[kh * K + kw];
+                int q0, q1;
+                q_range(&q0, &q1, W, Q, S, D, kw);
+                const float *ip = irow + kw - D;
+                float acc = 0.0f;
+                if (S == 1) {
+                    for (int q = q0; q <= q1; q++) acc += grow[q] * ip[q];
+                    if (drow) {
+                        float *dp = drow + kw - D;
+                        for (int q = q0; q <= q1; q++) dp[q] += wv * grow[q];
+                    }
+                } else {
+                    for (int q = q0; q <= q1; q++) acc += grow[q] * ip[q * S];
+                    if (drow) {
+                        float *dp = drow + kw - D;
+                        for (int q = q0; q <= q1; q++) dp[q * S] += wv * grow[q];
+                    }
+                }
+                dw[kh * K + kw] += acc;
+            }
+        }
+    }
+}
+
+ZM_VEC void zm_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
+                       int N, int C, int H, int W, int O, int K, int S, int D, int G,
+                       float *work)
+{
+    int P = zm_conv_out(H, K, S, D), Q = zm_conv_out(W, K, S, D);
+    size_t PQ = (size_t)P * Q, HW = (size_t)H * W;
+    if (is_depthwise(C, O, G)) {
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++)
+                dw_plane_forward(out + ((size_t)n * C + c) * PQ, in + ((size_t)n * C + c) * HW,
+                                 weight + (size_t)c * K * K, 1.0f, bias ? bias[c] : 0.0f, 0, H,
+                                 W, P, Q, K, S, D, work);
+        return;
+    }
+    int Cg = C / G, Og = O / G, KK = Cg * K * K;
+    for (int n = 0; n < N; n++)
+        for (int g = 0; g < G; g++) {
+            const float *src = in + ((size_t)n * C + (size_t)g * Cg) * HW;
+            const float *col = src;
+            if (!is_pointwise(K, S, D)) {
+                im2col(work, src, Cg, H, W, K, S, D, P, Q);
+                col = work;
+            }
+            float *dst = out + ((size_t)n * O + (size_t)g * Og) * PQ;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Og, (int)PQ, KK, 1.0f,
+                        weight + (size_t)g * Og * KK, KK, col, (int)PQ, 0.0f, dst, (int)PQ);
+        }
+    if (bias)
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < O; o++) {
+                float *d = out + ((size_t)n * O + o) * PQ, b = bias[o];
+                for (size_t i = 0; i < PQ; i++) d[i] += b;
+            }
+}
+
+/* Dense KxK convolutions on planes of at most DENSE_BATCH_PQ pixels im2col several
+ * images side by side (about 256 columns) for one sgemm; larger column blocks made the
+ * im2col buffer outgrow the caches. */
+#define DENSE_BATCH_PQ 64
+static int dense_chunk(int N, size_t PQ)
+{
+    int nb = (int)((256 + PQ - 1) / PQ);
+    return nb < N ? nb : N;
+}
+
+/* Small-plane depthwise (inference, folded BN + activation), 8 channels per pass:
+ * xb (H+2D, W+2D, 8) zero-padded interleaved input, wb (K*K, 8) weights. */
+ZM_VEC static void dw_small_fused(float *out, const float *in, const float *weight,
+                                  const float *scale, const float *shift, int act, int N, int C,
+                                  int H, int W, int K, int S, int D, int P, int Q, float *work)
+{
+    int Hp = H + 2 * D, Wp = W + 2 * D, KK = K * K;
+    size_t HW = (size_t)H * W, PQ = (size_t)P * Q;
+    float *xb = work, *wb = work + (size_t)8 * Hp * Wp;
+    for (int n = 0; n < N; n++)
+        for (int c0 = 0; c0 < C; c0 += 8) {
+            memset(xb, 0, sizeof(float) * 8 * Hp * Wp);
+            for (int j = 0; j < 8; j++) {
+                const float *src = in + ((size_t)n * C + c0 + j) * HW;
+                for (int ih = 0; ih < H; ih++)
+                    for (int iw = 0; iw < W; iw++)
+                        xb[((size_t)(ih + D) * Wp + iw + D) * 8 + j] = src[(size_t)ih * W + iw];
+                for (int k = 0; k < KK; k++) wb[k * 8 + j] = weight[(size_t)(c0 + j) * KK + k];
+            }
+            float sc[8], sh[8];
+            for (int j = 0; j < 8; j++) sc[j] = scale[c0 + j], sh[j] = shift[c0 + j];
+            for (int p = 0; p < P; p++)
+                for (int q = 0; q < Q; q++) {
+                    float acc[8] = {0};
+                    for (int kh = 0; kh < K; kh++)
+                        for (int kw = 0; kw < K; kw++) {
+                            const float *xv = xb + ((size_t)(p * S + kh) * Wp + q * S + kw) * 8;
+                            const float *wv = wb + (kh * K + kw) * 8;
+                            for (int j = 0; j < 8; j++) acc[j] += wv[j] * xv[j];
+                        }
+                    float v[8];
+                    for (int j = 0; j < 8; j++) {
+                        float a = acc[j] * sc[j] + sh[j];
+                        if (act == 2)
+                            a = a / (1.0f + zm_expf(-a));
+                        else if (act == 1)
+                            a = a > 0.0f ? a : 0.0f;
+                        v[j] = a;
+                    }
+                    for (int j = 0; j < 8; j++)
+                        out[((size_t)n * C + c0 + j) * PQ + (size_t)p * Q + q] = v[j];
+                }
+        }
+}
+
+/* Depthwise on planes of at most DW_SMALL_PQ outputs: 8 channels at a time,
+ * interleaved (H, W, 8) so the vector runs across channels. */
+#define DW_SMALL_PQ 256
+
+size_t zm_conv2d_fused_work(int N, int C, int O, int K, int P, int Q, int G)
+{
+    size_t w = zm_conv2d_work(C, O, K, P, Q, G);
+    size_t PQ = (size_t)P * Q;
+    if (is_depthwise(C, O, G) && PQ <= DW_SMALL_PQ) {
+        size_t need = 8 * ((size_t)(2 * P + K) * (2 * Q + K) + (size_t)K * K);
+        if (need > w) w = need;
+    }
+    if (G == 1 && K > 1 && PQ <= DENSE_BATCH_PQ && N > 1) {
+        size_t need = ((size_t)C * K * K + O) * dense_chunk(N, PQ) * PQ;
+        if (need > w) w = need;
+    }
+    if (G == 1 && K == 1) {
+        if ((size_t)O * C > w) w = (size_t)O * C;
+        if ((size_t)P * Q <= ZM_CONV_BATCH_PQ && (size_t)(C + O) * N * P * Q > w)
+            w = (size_t)(C + O) * N * P * Q;
+    }
+    return w;
+}
+
+ZM_VEC void zm_conv2d_forward_fused(float *out, const float *in, const float *weight,
+                                    const float *scale, const float *shift, int act,
+                                    const float *inscale, int N, int C, int H, int W, int O,
+                                    int K, int S, int D, int G, float *work, size_t work_n)
+{
+    int P = zm_conv_out(H, K, S, D), Q = zm_conv_out(W, K, S, D);
+    size_t PQ = (size_t)P * Q, HW = (size_t)H * W, M = (size_t)N * PQ;
+    if (G == 1 && is_pointwise(K, S, D) && N > 1 && PQ <= ZM_CONV_BATCH_PQ &&
+        (size_t)(C + O) * M <= work_n) {
+        /* small planes: one sgemm over the whole batch, B (C, N*PQ) gathered (with the
+         * SE scale), result scattered through the epilogue */
+        float *B = work, *R = work + (size_t)C * M;
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++) {
+                const float *src = in + ((size_t)n * C + c) * PQ;
+                float *dst = B + (size_t)c * M + (size_t)n * PQ, k = inscale ? inscale[(size_t)n * C + c] : 1.0f;
+                for (size_t i = 0; i < PQ; i++) dst[i] = src[i] * k;
+            }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)M, C, 1.0f, weight, C, B,
+                    (int)M, 0.0f, R, (int)M);
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < O; o++)
+                epilogue2(out + ((size_t)n * O + o) * PQ, R + (size_t)o * M + (size_t)n * PQ, PQ,
+                          scale[o], shift[o], act);
+        return;
+    }
+    if (is_depthwise(C, O, G) && PQ <= DW_SMALL_PQ && C % 8 == 0 &&
+        8 * ((size_t)(H + 2 * D) * (W + 2 * D) + (size_t)K * K) <= work_n) {
+        dw_small_fused(out, in, weight, scale, shift, act, N, C, H, W, K, S, D, P, Q, work);
+        return;
+    }
+    if (is_depthwise(C, O, G)) {
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++) {
+                float *y = out + ((size_t)n * C + c) * PQ;
+                dw_plane_forward(y, in + ((size_t)n * C + c) * HW, weight + (size_t)c * K * K,
+                                 scale[c], shift[c], act, H, W, P, Q, K, S, D, work);
+            }
+        return;
+    }
+    if (G == 1 && is_pointwise(K, S, D) && PQ > ZM_CONV_BATCH_PQ) {
+        /* large planes: column blocks whose output (O x nb) stays in L2 for the epilogue */
+        size_t nb = (size_t)(65536 / O) & ~(size_t)15;
+        if (nb < 64) nb = 64;
+        for (int n = 0; n < N; n++) {
+            const float *w = weight;
+            if (inscale) {
+                const float *sn = inscale + (size_t)n * C;
+                for (int o = 0; o < O; o++)
+                    for (int c = 0; c < C; c++) work[(size_t)o * C + c] = weight[(size_t)o * C + c] * sn[c];
+                w = work;
+            }
+            for (size_t j = 0; j < PQ; j += nb) {
+                size_t m = PQ - j < nb ? PQ - j : nb;
+                float *dst = out + (size_t)n * O * PQ + j;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)m, C, 1.0f, w, C,
+                            in + (size_t)n * C * PQ + j, (int)PQ, 0.0f, dst, (int)PQ);
+                for (int o = 0; o < O; o++) epilogue(dst + (size_t)o * PQ, m, scale[o], shift[o], act);
+            }
+        }
+        return;
+    }
+    int Cg = C / G, Og = O / G, KK = Cg * K * K;
+    if (G == 1 && K > 1 && PQ <= DENSE_BATCH_PQ && N > 1 && !inscale) {
+        /* small planes: im2col of several images side by side, one sgemm per chunk */
+        int nb = dense_chunk(N, PQ);
+        size_t Mmax = (size_t)nb * PQ;
+        if (((size_t)KK + O) * Mmax <= work_n) {
+            float *col = work, *R = work + (size_t)KK * Mmax;
+            for (int n0 = 0; n0 < N; n0 += nb) {
+                int m = N - n0 < nb ? N - n0 : nb;
+                size_t Mc = (size_t)m * PQ;
+                for (int i = 0; i < m; i++)
+                    im2col_ld(col + (size_t)i * PQ, Mc, in + (size_t)(n0 + i) * C * HW, C, H, W, K,
+                              S, D, P, Q);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)Mc, KK, 1.0f, weight,
+                            KK, col, (int)Mc, 0.0f, R, (int)Mc);
+                for (int i = 0; i < m; i++)
+                    for (int o = 0; o < O; o++)
+                        epilogue2(out + ((size_t)(n0 + i) * O + o) * PQ,
+                                  R + (size_t)o * Mc + (size_t)i * PQ, PQ, scale[o], shift[o], act);
+            }
+            return;
+        }
+    }
+    for (int n = 0; n < N; n++) {
+        for (int g = 0; g < G; g++) {
+            const float *src = in + ((size_t)n * C + (size_t)g * Cg) * HW;
+            const float *col = src, *w = weight + (size_t)g * Og * KK;
+            if (inscale) { /* pointwise, G == 1: fold the per-image channel scale into W */
+                const float *sn = inscale + (size_t)n * C;
+                for (int o = 0; o < O; o++)
+                    for (int c = 0; c < C; c++) work[(size_t)o * C + c] = weight[(size_t)o * C + c] * sn[c];
+                w = work;
+            } else if (!is_pointwise(K, S, D)) {
+                im2col(work, src, Cg, H, W, K, S, D, P, Q);
+                col = work;
+            }
+            float *dst = out + ((size_t)n * O + (size_t)g * Og) * PQ;
+            /* column blocks whose output (Og x nb) stays in L2 for the epilogue */
+            size_t nb = (size_t)(65536 / Og) & ~(size_t)15;
+            if (nb < 64) nb = 64;
+            for (size_t j = 0; j < PQ; j += nb) {
+                size_t m = PQ - j < nb ? PQ - j : nb;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Og, (int)m, KK, 1.0f, w,
+                            KK, col + j, (int)PQ, 0.0f, dst + j, (int)PQ);
+                for (int o = 0; o < Og; o++)
+                    epilogue(dst + (size_t)o * PQ + j, m, scale[g * Og + o], shift[g * Og + o],
+                             act);
+            }
+        }
+    }
+}
+
+ZM_VEC void zm_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
+                        const float *in, const float *weight, int N, int C, int H, int W,
+                        int O, int K, int S, int D, int G, float *work)
+{
+    int P = zm_conv_out(H, K, S, D), Q = zm_conv_out(W, K, S, D);
+    size_t PQ = (size_t)P * Q, HW = (size_t)H * W;
+    if (dbias)
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < O; o++) {
+                const float *g = dout + ((size_t)n * O + o) * PQ;
+                float acc = 0.0f;
+                for (size_t i = 0; i < PQ; i++) acc += g[i];
+                dbias[o] += acc;
+            }
+    if (is_depthwise(C, O, G)) {
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++)
+                dw_plane_backward(din ? din + ((size_t)n * C + c) * HW : NULL,
+                                  dweight + (size_t)c * K * K, dout + ((size_t)n * C + c) * PQ,
+                                  in + ((size_t)n * C + c) * HW, weight + (size_t)c * K * K, H,
+                                  W, P, Q, K, S, D, work);
+        return;
+    }
+    int Cg = C / G, Og = O / G, KK = Cg * K * K;
+    int pw = is_pointwise(K, S, D);
+    for (int n = 0; n < N; n++)
+        for (int g = 0; g < G; g++) {
+            const float *src = in + ((size_t)n * C + (size_t)g * Cg) * HW;
+            const float *gout = dout + ((size_t)n * O + (size_t)g * Og) * PQ;
+            const float *col = src;
+            if (!pw) {
+                im2col(work, src, Cg, H, W, K, S, D, P, Q);
+                col = work;
+            }
+            /* dW (Og, KK) += dout (Og, PQ) x col^T (PQ, KK) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Og, KK, (int)PQ, 1.0f, gout,
+                        (int)PQ, col, (int)PQ, 1.0f, dweight + (size_t)g * Og * KK, KK);
+            if (!din) continue;
+            float *dsrc = din + ((size_t)n * C + (size_t)g * Cg) * HW;
+            /* dcol (KK, PQ) = W^T (KK, Og) x dout (Og, PQ) */
+            if (pw) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KK, (int)PQ, Og, 1.0f,
+                            weight + (size_t)g * Og * KK, KK, gout, (int)PQ, 1.0f, dsrc, (int)PQ);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KK, (int)PQ, Og, 1.0f,
+                            weight + (size_t)g * Og * KK, KK, gout, (int)PQ, 0.0f, work, (int)PQ);
+                col2im_add(dsrc, work, Cg, H, W, K, S, D, P, Q);
+            }
+        }
+}
+
+/* ---- scalar references ------------------------------------------------------------- */
+
+void zm_conv2d_forward_ref(float *out, const float *in, const float *weight, const float *bias,
+                           int N, int C, int H, int W, int O, int K, int S, int D, int G)
+{
+    int P = zm_conv_out(H, K, S, D), Q = zm_conv_out(W, K, S, D);
+    int Cg = C / G, Og = O / G;
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) {
+            int g = o / Og;
+            for (int p = 0; p < P; p++)
+                for (int q = 0; q < Q; q++) {
+                    double acc = bias ? bias[o] : 0.0;
+                    for (int c = 0; c < Cg; c++)
+                        for (int kh = 0; kh < K; kh++)
+                            for (int kw = 0; kw < K; kw++) {
+                                int ih = p * S - D + kh, iw = q * S - D + kw;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                acc += (double)weight[((size_t)(o * Cg + c) * K + kh) * K + kw] *
+                                       in[(((size_t)n * C + g * Cg + c) * H + ih) * W + iw];
+                            }
+                    out[(((size_t)n * O + o) * P + p) * Q + q] = (float)acc;
+                }
+        }
+}
+
+void zm_conv2d_backward_ref(float *din, float *dweight, float *dbias, const float *dout,
+                            const float *in, const float *weight, int N, int C, int H, int W,
+                            int O, int K, int S, int D, int G)
+{
+    int P = zm_conv_out(H, K, S, D), Q = zm_conv_out(W, K, S, D);
+    int Cg = C / G, Og = O / G;
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) {
+            int g = o / Og;
+            for (int p = 0; p < P; p++)
+                for (int q = 0; q < Q; q++) {
+                    float gv = dout[(((size_t)n * O + o) * P + p) * Q + q];
+                    if (dbias) dbias[o] += gv;
+                    for (int c = 0; c < Cg; c++)
+                        for (int kh = 0; kh < K; kh++)
+                            for (int kw = 0; kw < K; kw++) {
+                                int ih = p * S - D + kh, iw = q * S - D + kw;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                size_t wi = ((size_t)(o * Cg + c) * K + kh) * K + kw;
+                                size_t ii = (((size_t)n * C + g * Cg + c) * H + ih) * W + iw;
+                                dweight[wi] += gv * in[ii];
+                                if (din) din[ii] += gv * weight[wi];
+                            }
+                }
+        }
+}

@@ -1,0 +1,301 @@
+/*
+ * nnfile.c: network weight files in HDF5 (see nn_file.h for the layout).
+ * Bad files are returned errors (the HDF5 error stack is silenced while reading);
+ * failures while writing a file we just created abort (ZM_CHECK_H5).
+ */
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zoomorph/nn_file.h"
+
+uint32_t zm_crc32(uint32_t crc, const void *data, size_t n)
+{
+    uint32_t table[256];
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
+    }
+    const unsigned char *p = data;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+static void put_str_attr(hid_t obj, const char *name, const char *value)
+{
+    hid_t ty = H5Tcopy(H5T_C_S1);
+    ZM_CHECK_H5(ty);
+    ZM_CHECK_H5(H5Tset_size(ty, strlen(value) + 1));
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, ty, sp, H5P_DEFAULT, H5P_DEFAULT);
+    ZM_CHECK_H5(a);
+    ZM_CHECK_H5(H5Awrite(a, ty, value));
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(ty);
+}
+
+static void put_int_attr(hid_t obj, const char *name, hid_t type, const void *v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    ZM_CHECK_H5(a);
+    ZM_CHECK_H5(H5Awrite(a, type, v));
+    H5Aclose(a);
+    H5Sclose(sp);
+}
+
+int zm_net_save(const zm_net *net, const char *path, zm_err *err)
+{
+    H5E_auto2_t fn;
+    void *fd;
+    H5Eget_auto2(H5E_DEFAULT, &fn, &fd);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Eset_auto2(H5E_DEFAULT, fn, fd);
+    if (f < 0) return zm_err_set(err, ZM_EIO, "weights %s: cannot create file", path);
+    put_str_attr(f, "format", ZM_NN_FORMAT);
+    int v = ZM_NN_FORMAT_VERSION;
+    put_int_attr(f, "format_version", H5T_NATIVE_INT, &v);
+    put_str_attr(f, "arch", net->arch);
+    put_int_attr(f, "in_ch", H5T_NATIVE_INT, &net->cfg.in_ch);
+    put_int_attr(f, "in_size", H5T_NATIVE_INT, &net->cfg.in_size);
+    put_int_attr(f, "n_out", H5T_NATIVE_INT, &net->cfg.n_out);
+    hid_t g = H5Gcreate2(f, "tensors", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ZM_CHECK_H5(g);
+    for (int i = 0; i < net->n_pinfo; i++) {
+        const zm_param *p = &net->pinfo[i];
+        const float *data = (p->is_state ? net->state : net->params) + p->off;
+        hsize_t dims[4];
+        for (int k = 0; k < p->ndim; k++) dims[k] = (hsize_t)p->shape[k];
+        hid_t sp = H5Screate_simple(p->ndim, dims, NULL);
+        hid_t d = H5Dcreate2(g, p->name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT,
+                             H5P_DEFAULT);
+        ZM_CHECK_H5(d);
+        ZM_CHECK_H5(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+        uint32_t crc = zm_crc32(0, data, sizeof(float) * p->count); /* little-endian host */
+        put_int_attr(d, "crc32", H5T_NATIVE_UINT32, &crc);
+        H5Dclose(d);
+        H5Sclose(sp);
+    }
+    H5Gclose(g);
+    if (H5Fclose(f) < 0) return zm_err_set(err, ZM_EIO, "weights %s: write failed", path);
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+static int get_str_attr(hid_t obj, const char *name, char *buf, size_t n)
+{
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t ty = H5Aget_type(a);
+    int rc = -1;
+    if (H5Tget_class(ty) == H5T_STRING && !H5Tis_variable_str(ty)) {
+        size_t sz = H5Tget_size(ty);
+        char *tmp = zm_calloc(sz + 1, 1);
+        if (H5Aread(a, ty, tmp) >= 0) { /* the file's own type: NULLPAD or NULLTERM */
+            snprintf(buf, n, "%s", tmp);
+            rc = 0;
+        }
+        free(tmp);
+    } else if (H5Tget_class(ty) == H5T_STRING) {
+        char *s = NULL;
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        if (H5Aread(a, mt, &s) >= 0 && s) {
+            snprintf(buf, n, "%s", s);
+            H5free_memory(s);
+            rc = 0;
+        }
+        H5Tclose(mt);
+    }
+    H5Tclose(ty);
+    H5Aclose(a);
+    return rc;
+}
+
+static int get_attr(hid_t obj, const char *name, hid_t mtype, void *v)
+{
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    int rc = H5Aread(a, mtype, v) < 0 ? -1 : 0;
+    H5Aclose(a);
+    return rc;
+}
+
+static int read_header(hid_t f, const char *path, zm_nn_file_info *info, zm_err *err)
+{
+    char fmt[64] = "";
+    memset(info, 0, sizeof *info);
+    if (get_str_attr(f, "format", fmt, sizeof fmt) < 0 || strcmp(fmt, ZM_NN_FORMAT) != 0)
+        return zm_err_set(err, ZM_EFORMAT,
+                          "weights %s: not a zoomorph weight file (attribute format is '%s', "
+                          "expected '%s')",
+                          path, fmt, ZM_NN_FORMAT);
+    if (get_attr(f, "format_version", H5T_NATIVE_INT, &info->version) < 0)
+        return zm_err_set(err, ZM_EFORMAT, "weights %s: no format_version attribute", path);
+    if (info->version != ZM_NN_FORMAT_VERSION)
+        return zm_err_set(err, ZM_EFORMAT,
+                          "weights %s: unknown format version %d (this zoomorph reads %d)", path,
+                          info->version, ZM_NN_FORMAT_VERSION);
+    if (get_str_attr(f, "arch", info->arch, sizeof info->arch) < 0 ||
+        get_attr(f, "in_ch", H5T_NATIVE_INT, &info->in_ch) < 0 ||
+        get_attr(f, "in_size", H5T_NATIVE_INT, &info->in_size) < 0 ||
+        get_attr(f, "n_out", H5T_NATIVE_INT, &info->n_out) < 0)
+        return zm_err_set(err, ZM_EFORMAT,
+                          "weights %s: missing one of the attributes arch, in_ch, in_size, n_out",
+                          path);
+    return 0;
+}
+
+static hid_t open_quiet(const char *path, zm_err *err)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return zm_err_set(err, ZM_EIO, "weights %s: cannot open", path);
+    fclose(fp);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return zm_err_set(err, ZM_EFORMAT,
+                          "weights %s: not a readable HDF5 file (truncated or corrupted?)", path);
+    return f;
+}
+
+int zm_net_file_info(const char *path, zm_nn_file_info *info, zm_err *err)
+{
+    H5E_auto2_t fn;
+    void *fd;
+    H5Eget_auto2(H5E_DEFAULT, &fn, &fd);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = open_quiet(path, err);
+    int rc = (int)f;
+    if (f >= 0) {
+        rc = read_header(f, path, info, err);
+        H5Fclose(f);
+    }
+    H5Eset_auto2(H5E_DEFAULT, fn, fd);
+    return rc;
+}
+
+/* Reads every tensor into a scratch copy, checks, then commits. */
+static int load_tensors(zm_net *net, hid_t f, const char *path, int flags, zm_err *err)
+{
+    hid_t g = H5Gopen2(f, "tensors", H5P_DEFAULT);
+    if (g < 0) return zm_err_set(err, ZM_EFORMAT, "weights %s: no /tensors group", path);
+    int head = net->n_blocks - 1, rc = 0;
+    float *np = zm_malloc(sizeof(float) * (net->n_params ? net->n_params : 1));
+    float *ns = zm_malloc(sizeof(float) * (net->n_state ? net->n_state : 1));
+    memcpy(np, net->params, sizeof(float) * net->n_params);
+    memcpy(ns, net->state, sizeof(float) * net->n_state);
+    hsize_t expected = 0;
+    for (int i = 0; i < net->n_pinfo && rc == 0; i++) {
+        const zm_param *p = &net->pinfo[i];
+        int skip = (flags & ZM_LOAD_SKIP_HEAD) && p->block == head;
+        if (H5Lexists(g, p->name, H5P_DEFAULT) <= 0) {
+            if (skip) continue;
+            rc = zm_err_set(err, ZM_EFORMAT, "weights %s: tensor %s missing (architecture %s)",
+                            path, p->name, net->arch);
+            break;
+        }
+        expected++;
+        if (skip) continue;
+        hid_t d = H5Dopen2(g, p->name, H5P_DEFAULT);
+        if (d < 0) {
+            rc = zm_err_set(err, ZM_EFORMAT, "weights %s: cannot open tensor %s", path, p->name);
+            break;
+        }
+        hid_t sp = H5Dget_space(d);
+        hsize_t dims[8] = {0};
+        int nd = H5Sget_simple_extent_ndims(sp);
+        int ok = nd == p->ndim;
+        if (ok && nd > 0) H5Sget_simple_extent_dims(sp, dims, NULL);
+        for (int k = 0; ok && k < nd; k++) ok = dims[k] == (hsize_t)p->shape[k];
+        H5Sclose(sp);
+        if (!ok) {
+            char want[64] = "", got[64] = "";
+            for (int k = 0; k < p->ndim; k++)
+                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", k ? "x" : "",
+                         p->shape[k]);
+            for (int k = 0; k < nd && k < 8; k++)
+                snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", k ? "x" : "",
+                         (unsigned long long)dims[k]);
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: tensor %s has shape %s, network %s (in_ch %d) needs %s",
+                            path, p->name, got, net->arch, net->cfg.in_ch, want);
+            H5Dclose(d);
+            break;
+        }
+        float *dst = (p->is_state ? ns : np) + p->off;
+        uint32_t crc = 0;
+        if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: cannot read tensor %s (truncated or corrupted file)",
+                            path, p->name);
+        else if (get_attr(d, "crc32", H5T_NATIVE_UINT32, &crc) < 0)
+            rc = zm_err_set(err, ZM_EFORMAT, "weights %s: tensor %s has no crc32", path,
+                            p->name);
+        else if (zm_crc32(0, dst, sizeof(float) * p->count) != crc)
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: checksum mismatch in tensor %s (corrupted file)", path,
+                            p->name);
+        H5Dclose(d);
+    }
+    if (rc == 0) {
+        H5G_info_t gi;
+        if (H5Gget_info(g, &gi) < 0)
+            rc = zm_err_set(err, ZM_EFORMAT, "weights %s: cannot list /tensors", path);
+        else if (gi.nlinks != expected && !(flags & ZM_LOAD_SKIP_HEAD))
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: %llu tensors in the file, network %s has %llu", path,
+                            (unsigned long long)gi.nlinks, net->arch,
+                            (unsigned long long)expected);
+    }
+    if (rc == 0) {
+        memcpy(net->params, np, sizeof(float) * net->n_params);
+        memcpy(net->state, ns, sizeof(float) * net->n_state);
+    }
+    free(np);
+    free(ns);
+    H5Gclose(g);
+    return rc;
+}
+
+int zm_net_load(zm_net *net, const char *path, int flags, zm_err *err)
+{
+    H5E_auto2_t fn;
+    void *fd;
+    H5Eget_auto2(H5E_DEFAULT, &fn, &fd);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    zm_nn_file_info info;
+    hid_t f = open_quiet(path, err);
+    int rc = (int)f;
+    if (f >= 0) {
+        rc = read_header(f, path, &info, err);
+        if (rc == 0 && strcmp(info.arch, net->arch) != 0)
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: architecture %s, but the network is %s", path,
+                            info.arch, net->arch);
+        if (rc == 0 && info.in_ch != net->cfg.in_ch)
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: made for %d input channel(s), the network has %d", path,
+                            info.in_ch, net->cfg.in_ch);
+        if (rc == 0 && info.in_size != net->cfg.in_size && !(flags & ZM_LOAD_ANY_SIZE))
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: made for %dx%d input, the network takes %dx%d", path,
+                            info.in_size, info.in_size, net->cfg.in_size, net->cfg.in_size);
+        if (rc == 0 && info.n_out != net->cfg.n_out && !(flags & ZM_LOAD_SKIP_HEAD))
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: head has %d outputs, the network %d (load with "
+                            "ZM_LOAD_SKIP_HEAD to fine-tune a new head)",
+                            path, info.n_out, net->cfg.n_out);
+        if (rc == 0) rc = load_tensors(net, f, path, flags, err);
+        H5Fclose(f);
+    }
+    H5Eset_auto2(H5E_DEFAULT, fn, fd);
+    return rc;
+}

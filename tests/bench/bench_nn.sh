@@ -1,0 +1,42 @@
+#!/bin/bash
+# bench_nn.sh: CNN engine vs PyTorch, measured in the same run (not run by ctest).
+#
+#   [ITERS=4] [CASES=...] tests/bench/bench_nn.sh [BUILD_DIR]
+# Uses BUILD_DIR/tests/bench_nn (default build/; cmake builds it from tests/bench/bench_nn.c)
+# and for each case runs zoomorph and PyTorch (/usr/bin/python3) with the same threads,
+# printing images/s for both and the ratio (of the best batches: robust when other
+# processes share the cores). OPENBLAS_CORETYPE is left as the environment sets it and
+# printed. ITERS (default 4) timed batches per case after one warm-up; CASES overrides the
+# list (ARCH:IN_CH:SIZE:BATCH:infer|train:THREADS ...).
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${1:-$SRC/build}
+ITERS=${ITERS:-4}
+BIN=$BUILD/tests/bench_nn # built by tests/CMakeLists.txt with the project
+if [ ! -x "$BIN" ]; then    # older trees: build it here against libzoomorph.a
+    BIN=$BUILD/bench_nn
+    PKGS="hdf5-openmpi cfitsio wcslib inih libpng"
+    mpicc -O2 -std=c11 -D_XOPEN_SOURCE=700 -I"$SRC/include" -I"$BUILD/generated" \
+        $(pkg-config --cflags $PKGS) "$SRC/tests/bench/bench_nn.c" -o "$BIN" \
+        "$BUILD/libzoomorph.a" $(pkg-config --libs $PKGS) -ljpeg -lopenblas -lm
+fi
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>}  $(nproc) cores  $(date -u +%FT%TZ)"
+run() { # arch in_ch size batch mode threads
+    local z p
+    z=$(OPENBLAS_NUM_THREADS=$6 "$BIN" "$1" "$2" "$3" "$4" "$5" "$ITERS")
+    echo "$z"
+    p=$(/usr/bin/python3 "$SRC/tests/bench/bench_nn_torch.py" "$1" "$2" "$3" "$4" "$5" "$ITERS" "$6")
+    echo "$p"
+    local zi pi
+    zi=$(sed -n '1s/.*: \([0-9.]*\) images.*/\1/p' <<<"$z")
+    pi=$(sed -n '1s/.*: \([0-9.]*\) images.*/\1/p' <<<"$p")
+    echo "ratio zoomorph/pytorch $1 $5 threads=$6 (best batches): $(echo "scale=2; $zi / $pi" | bc)"
+    echo
+}
+CASES=${CASES:-"efficientnet_b0:1:224:32:infer:1 efficientnet_b0:1:224:32:infer:2 \
+efficientnet_b0:3:224:32:train:2 resnet18:1:224:32:infer:1 zoonet:1:96:64:infer:1 \
+zoonet:1:96:64:train:1"}
+for c in $CASES; do
+    IFS=: read -r a ch s b m t <<<"$c"
+    run "$a" "$ch" "$s" "$b" "$m" "$t"
+done

@@ -1,0 +1,46 @@
+#!/usr/bin/python3
+"""bench_nn_torch.py: the PyTorch peer of bench_nn (same networks, batch, input).
+
+    bench_nn_torch.py ARCH IN_CH SIZE BATCH infer|train ITERS THREADS
+infer: eval(), no_grad. train: train(), forward + MSE backward + Adam step.
+Prints images/s. Uses Debian's python3-torch (1.13, oneDNN) and torchvision.
+"""
+import sys
+import time
+
+import torch
+import torchvision
+
+sys.path.insert(0, __file__.rsplit("/", 3)[0] + "/tests/reference")
+
+
+def main(arch, in_ch, size, batch, mode, iters, threads):
+    torch.set_num_threads(threads)
+    import nn_reference as R
+    m = R.build(arch, in_ch, 34)
+    x = torch.randn(batch, in_ch, size, size)
+    t = torch.randn(batch, 34)
+    train = mode == "train"
+    opt = torch.optim.Adam(m.parameters(), lr=1e-4)
+    m.train(train)
+    times = []
+    for it in range(iters + 1):
+        t0 = time.perf_counter()
+        if train:
+            opt.zero_grad()
+            ((m(x) - t) ** 2).mean().backward()
+            opt.step()
+        else:
+            with torch.no_grad():
+                m(x)
+        if it:
+            times.append(time.perf_counter() - t0)
+    mean = sum(times) / len(times)
+    print("pytorch %s %s in_ch=%d size=%d batch=%d threads=%d: %.2f images/s best, %.2f mean "
+          "(%d batches)" % (arch, "train-step" if train else "inference", in_ch, size, batch,
+                            threads, batch / min(times), batch / mean, len(times)))
+
+
+if __name__ == "__main__":
+    a = sys.argv[1:]
+    main(a[0], int(a[1]), int(a[2]), int(a[3]), a[4], int(a[5]), int(a[6]))
