@@ -74,3 +74,21 @@ int zt_run_suite(Suite *s)
     srunner_free(sr);
     return failed ? 1 : 0;
 }
+
+double *zt_read_f64(const char *path, size_t n)
+{
+    double *v = malloc(n * sizeof *v);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_uint_eq(fread(v, sizeof *v, n, f), n);
+    fclose(f);
+    return v;
+}
+
+void zt_write_f64(const char *path, const double *v, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert_uint_eq(fwrite(v, sizeof *v, n, f), n);
+    fclose(f);
+}

@@ -21,6 +21,10 @@ const char *zt_tmpdir(const char *tag);
 int zt_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Max |a - b| / max(|b|, floor) and where; prints "name: worst rel diff ... at i". */
 double zt_max_rel_diff(const char *name, const float *a, const float *b, size_t n, double floor);
+/* Raw binary files of doubles/floats shared with the Python references (asserting). */
+double *zt_read_f64(const char *path, size_t n);
+void zt_write_f64(const char *path, const double *v, size_t n);
+
 /* Runs a Check suite, returns the process exit code. */
 int zt_run_suite(Suite *s);
 

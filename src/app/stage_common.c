@@ -160,3 +160,14 @@ void zm_fault_point(const zm_ctx *ctx, const char *stage, long long round)
     fflush(stderr);
     raise(SIGKILL);
 }
+
+void zm_tree_columns(const zm_gz_schema *tree, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (int k = 0; k < tree->nanswers; k++) {
+        char c[ZM_GZ_COL_LEN];
+        zm_gz_answer_column(tree, k, c);
+        strncat(buf, k ? "," : "", n - strlen(buf) - 1);
+        strncat(buf, c, n - strlen(buf) - 1);
+    }
+}

@@ -9,6 +9,7 @@
 #include "stage.h"
 #include "zoomorph/cutout.h"
 #include "zoomorph/fields.h"
+#include "zoomorph/gzschema.h"
 #include "zoomorph/h5store.h"
 
 typedef struct {
@@ -40,6 +41,10 @@ typedef struct {
 int zm_work_chunks(const zm_inputs *in, const int *owner, int rank, long long batch,
                    const unsigned char *done, zm_chunk **out);
 void zm_work_chunks_free(zm_chunk *c, int n);
+
+/* The answer columns of a decision tree, comma-separated, into buf (the "columns"
+ * attribute of vote and prediction datasets). */
+void zm_tree_columns(const zm_gz_schema *tree, char *buf, size_t n);
 
 /* Fault injection for tests: when ZM_FAULT_KILL="<stage>:<round>[:<rank>]" names this
  * stage and round, that rank (default 0) kills itself with SIGKILL, as a node failure

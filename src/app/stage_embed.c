@@ -108,13 +108,8 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     free(dump);
     if (!rc) {
         zm_store_set_attr(s, fe.path, "model", w);
-        char cols[8192] = "";
-        for (int k = 0; k < A; k++) {
-            char c[ZM_GZ_COL_LEN];
-            zm_gz_answer_column(&tree, k, c);
-            strncat(cols, k ? "," : "", sizeof cols - strlen(cols) - 1);
-            strncat(cols, c, sizeof cols - strlen(cols) - 1);
-        }
+        char cols[8192];
+        zm_tree_columns(&tree, cols, sizeof cols);
         zm_store_set_attr(s, ff.path, "columns", cols);
         zm_store_set_attr(s, fc.path, "columns", cols);
     }

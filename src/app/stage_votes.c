@@ -132,13 +132,8 @@ static int run_votes(const zm_stage_args *a, zm_err *err)
         spl[j] = v.split[i];
     }
     dup = zm_allreduce_sum_ll(ctx, dup);
-    char columns[8192] = "";
-    for (int k = 0; k < A; k++) {
-        char c[ZM_GZ_COL_LEN];
-        zm_gz_answer_column(&tree, k, c);
-        strncat(columns, k ? "," : "", sizeof columns - strlen(columns) - 1);
-        strncat(columns, c, sizeof columns - strlen(columns) - 1);
-    }
+    char columns[8192];
+    zm_tree_columns(&tree, columns, sizeof columns);
     zm_field fv = {"/labels/votes", ZM_DT_F32, 1, {(unsigned long long)A}, 0, "votes",
                    "volunteer vote counts per answer (attribute 'columns' names them); zeros "
                    "where has_votes is 0"};

@@ -100,6 +100,31 @@ unsigned long long zm_reject_count(zm_store *s)
     return n;
 }
 
+/* The /rejects rows [from, from + m) into the five column buffers (independent read). */
+static int read_rejects(zm_store *s, unsigned long long from, size_t m, char *stage, int *input, long long *id,
+                        char *src, char *why, zm_err *err)
+{
+    zm_range r = {from, m};
+    int rc = zm_store_read(s, ZM_F_REJ_STAGE.path, ZM_DT_STR, ZM_NAME_LEN, &r, 1, stage, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_INPUT.path, ZM_DT_I32, 0, &r, 1, input, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_ID.path, ZM_DT_I64, 0, &r, 1, id, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_SOURCE.path, ZM_DT_STR, ZM_SOURCE_LEN, &r, 1, src, err);
+    if (!rc) rc = zm_store_read(s, ZM_F_REJ_REASON.path, ZM_DT_STR, ZM_REASON_LEN, &r, 1, why, err);
+    return rc;
+}
+
+/* Rank 0 writes rows [from, from + k) of the five columns (collective). */
+static int write_rejects(zm_store *s, unsigned long long from, size_t k, const char *stage, const int *input,
+                         const long long *id, const char *src, const char *why, const zm_ctx *ctx, zm_err *err)
+{
+    const zm_field *f[] = {&ZM_F_REJ_STAGE, &ZM_F_REJ_INPUT, &ZM_F_REJ_ID, &ZM_F_REJ_SOURCE, &ZM_F_REJ_REASON};
+    const void *buf[] = {stage, input, id, src, why};
+    zm_range w = {from, ctx->rank == 0 ? k : 0};
+    int rc = 0;
+    for (int j = 0; j < 5 && !rc; j++) rc = zm_store_write(s, f[j], &w, 1, buf[j], err);
+    return rc;
+}
+
 static int cmp_reject(const void *a, const void *b)
 {
     const zm_reject *x = a, *y = b;
@@ -114,16 +139,11 @@ int zm_reject_canonicalise(zm_store *s, unsigned long long from, const zm_ctx *c
     unsigned long long n = zm_reject_count(s);
     if (n <= from) return 0;
     size_t m = (size_t)(n - from);
-    zm_range r = {from, m};
     char *stage = zm_malloc(m * ZM_NAME_LEN), *src = zm_malloc(m * ZM_SOURCE_LEN),
          *why = zm_malloc(m * ZM_REASON_LEN);
     int *input = zm_malloc(m * sizeof *input);
     long long *id = zm_malloc(m * sizeof *id);
-    int rc = zm_store_read(s, ZM_F_REJ_STAGE.path, ZM_DT_STR, ZM_NAME_LEN, &r, 1, stage, err);
-    if (!rc) rc = zm_store_read(s, ZM_F_REJ_INPUT.path, ZM_DT_I32, 0, &r, 1, input, err);
-    if (!rc) rc = zm_store_read(s, ZM_F_REJ_ID.path, ZM_DT_I64, 0, &r, 1, id, err);
-    if (!rc) rc = zm_store_read(s, ZM_F_REJ_SOURCE.path, ZM_DT_STR, ZM_SOURCE_LEN, &r, 1, src, err);
-    if (!rc) rc = zm_store_read(s, ZM_F_REJ_REASON.path, ZM_DT_STR, ZM_REASON_LEN, &r, 1, why, err);
+    int rc = read_rejects(s, from, m, stage, input, id, src, why, err);
     if (zm_any(ctx, rc)) {
         if (!rc) zm_err_set(err, ZM_EIO, "reading /rejects failed on another rank");
         rc = ZM_EIO;
@@ -146,12 +166,7 @@ int zm_reject_canonicalise(zm_store *s, unsigned long long from, const zm_ctx *c
             id[i] = all[i].id;
         }
         free(all);
-        zm_range w = {from, ctx->rank == 0 ? m : 0};
-        rc = zm_store_write(s, &ZM_F_REJ_STAGE, &w, 1, stage, err);
-        if (!rc) rc = zm_store_write(s, &ZM_F_REJ_INPUT, &w, 1, input, err);
-        if (!rc) rc = zm_store_write(s, &ZM_F_REJ_ID, &w, 1, id, err);
-        if (!rc) rc = zm_store_write(s, &ZM_F_REJ_SOURCE, &w, 1, src, err);
-        if (!rc) rc = zm_store_write(s, &ZM_F_REJ_REASON, &w, 1, why, err);
+        rc = write_rejects(s, from, m, stage, input, id, src, why, ctx, err);
     }
     free(stage), free(src), free(why), free(input), free(id);
     return rc;
@@ -163,15 +178,10 @@ int zm_reject_drop_unfinished(zm_store *s, unsigned long long from, const unsign
     unsigned long long n = zm_reject_count(s);
     if (n <= from) return 0;
     size_t m = (size_t)(n - from);
-    zm_range r = {from, m};
     char *stage = zm_malloc(m * ZM_NAME_LEN), *src = zm_malloc(m * ZM_SOURCE_LEN), *why = zm_malloc(m * ZM_REASON_LEN);
     int *input = zm_malloc(m * sizeof *input);
     long long *id = zm_malloc(m * sizeof *id);
-    int rc = zm_store_read(s, ZM_F_REJ_STAGE.path, ZM_DT_STR, ZM_NAME_LEN, &r, 1, stage, err);
-    if (!rc) rc = zm_store_read(s, ZM_F_REJ_INPUT.path, ZM_DT_I32, 0, &r, 1, input, err);
-    if (!rc) rc = zm_store_read(s, ZM_F_REJ_ID.path, ZM_DT_I64, 0, &r, 1, id, err);
-    if (!rc) rc = zm_store_read(s, ZM_F_REJ_SOURCE.path, ZM_DT_STR, ZM_SOURCE_LEN, &r, 1, src, err);
-    if (!rc) rc = zm_store_read(s, ZM_F_REJ_REASON.path, ZM_DT_STR, ZM_REASON_LEN, &r, 1, why, err);
+    int rc = read_rejects(s, from, m, stage, input, id, src, why, err);
     if (zm_any(ctx, rc)) {
         if (!rc) rc = zm_err_set(err, ZM_EIO, "reading /rejects failed on another rank");
     } else {
@@ -186,12 +196,8 @@ int zm_reject_drop_unfinished(zm_store *s, unsigned long long from, const unsign
             k++;
         }
         const zm_field *f[] = {&ZM_F_REJ_STAGE, &ZM_F_REJ_INPUT, &ZM_F_REJ_ID, &ZM_F_REJ_SOURCE, &ZM_F_REJ_REASON};
-        const void *buf[] = {stage, input, id, src, why};
-        zm_range w = {from, ctx->rank == 0 ? k : 0};
-        for (int j = 0; j < 5 && !rc; j++) {
-            rc = zm_store_resize(s, f[j]->path, from + k, err);
-            if (!rc) rc = zm_store_write(s, f[j], &w, 1, buf[j], err);
-        }
+        for (int j = 0; j < 5 && !rc; j++) rc = zm_store_resize(s, f[j]->path, from + k, err);
+        if (!rc) rc = write_rejects(s, from, k, stage, input, id, src, why, ctx, err);
     }
     free(stage), free(src), free(why), free(input), free(id);
     return rc;

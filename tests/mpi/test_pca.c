@@ -30,16 +30,6 @@ static void make_row(long i, float *row)
     }
 }
 
-static double *read_f64(const char *path, size_t n)
-{
-    double *v = malloc(n * sizeof *v);
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fread(v, sizeof *v, n, f), n);
-    fclose(f);
-    return v;
-}
-
 START_TEST(against_sklearn)
 {
     zm_ctx ctx;
@@ -75,9 +65,9 @@ START_TEST(against_sklearn)
                     zt_env("ZM_SOURCE_DIR", "."), xf, N, D, K, prefix);
         ck_assert_int_eq(rc, 0);
         snprintf(path, sizeof path, "%s.comp", prefix);
-        double *comp = read_f64(path, K * D);
+        double *comp = zt_read_f64(path, K * D);
         snprintf(path, sizeof path, "%s.var", prefix);
-        double *var = read_f64(path, K);
+        double *var = zt_read_f64(path, K);
         double worst_cos = 1, worst_var = 0;
         for (int c = 0; c < K; c++) {
             double dot = 0, n1 = 0, n2 = 0;

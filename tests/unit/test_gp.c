@@ -14,23 +14,6 @@
 #define D 5
 #define M 40
 
-static void write_f64(const char *p, const double *v, size_t n)
-{
-    FILE *f = fopen(p, "wb");
-    fwrite(v, sizeof *v, n, f);
-    fclose(f);
-}
-
-static double *read_f64(const char *p, size_t n)
-{
-    double *v = malloc(n * sizeof *v);
-    FILE *f = fopen(p, "rb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fread(v, sizeof *v, n, f), n);
-    fclose(f);
-    return v;
-}
-
 START_TEST(against_sklearn)
 {
     double x[N * D], y[N], xs[M * D];
@@ -46,7 +29,7 @@ START_TEST(against_sklearn)
     char px[4200], py[4200], ps[4200], out[4200], pm[4300], pd[4300];
     snprintf(px, sizeof px, "%s/x", dir), snprintf(py, sizeof py, "%s/y", dir), snprintf(ps, sizeof ps, "%s/xs", dir);
     snprintf(out, sizeof out, "%s/ref", dir), snprintf(pm, sizeof pm, "%s.mean", out), snprintf(pd, sizeof pd, "%s.std", out);
-    write_f64(px, x, N * D), write_f64(py, y, N), write_f64(ps, xs, M * D);
+    zt_write_f64(px, x, N * D), zt_write_f64(py, y, N), zt_write_f64(ps, xs, M * D);
     zm_gp_kernel k = {1.5, 1.2, 0.8, 0.05};
     char cmd[16384], line[128] = "";
     snprintf(cmd, sizeof cmd, "%s %s/tests/reference/gp_ref.py %s %d %d %s %s %d %g %g %g %g %s", zt_env("ZM_PYTHON", "/usr/bin/python3"),
@@ -55,7 +38,7 @@ START_TEST(against_sklearn)
     ck_assert_ptr_nonnull(fgets(line, sizeof line, pp));
     ck_assert_int_eq(pclose(pp), 0);
     double sk_lml = atof(line);
-    double *rm = read_f64(pm, M), *rs = read_f64(pd, M), mu[M], sd[M];
+    double *rm = zt_read_f64(pm, M), *rs = zt_read_f64(pd, M), mu[M], sd[M];
     zm_gp g;
     zm_err err = {0};
     ck_assert_int_eq(zm_gp_fit(&g, x, y, N, D, &k, &err), 0);

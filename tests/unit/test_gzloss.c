@@ -8,16 +8,6 @@
 #include "testutil.h"
 #include "zoomorph/gzloss.h"
 
-static double *read_f64(const char *path, size_t n)
-{
-    double *v = malloc(n * sizeof *v);
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fread(v, sizeof *v, n, f), n);
-    fclose(f);
-    return v;
-}
-
 START_TEST(against_pytorch)
 {
     zm_gz_schema s;
@@ -34,13 +24,13 @@ START_TEST(against_pytorch)
     ck_assert_int_eq(zt_run("%s %s/tests/reference/gz_loss.py %s %s %d 7", zt_env("ZM_PYTHON", "/usr/bin/python3"),
                             zt_env("ZM_SOURCE_DIR", "."), schema, prefix, B), 0);
     snprintf(p, sizeof p, "%s.x", prefix);
-    double *x = read_f64(p, (size_t)B * A);
+    double *x = zt_read_f64(p, (size_t)B * A);
     snprintf(p, sizeof p, "%s.k", prefix);
-    double *k = read_f64(p, (size_t)B * A);
+    double *k = zt_read_f64(p, (size_t)B * A);
     snprintf(p, sizeof p, "%s.loss", prefix);
-    double *loss = read_f64(p, (size_t)B);
+    double *loss = zt_read_f64(p, (size_t)B);
     snprintf(p, sizeof p, "%s.grad", prefix);
-    double *grad = read_f64(p, (size_t)B * A);
+    double *grad = zt_read_f64(p, (size_t)B * A);
     float xf[64], kf[64], g[64];
     double worst_l = 0, worst_g = 0;
     for (int b = 0; b < B; b++) {
