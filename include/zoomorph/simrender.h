@@ -23,6 +23,7 @@
 
 #define ZM_SIM_NBANDS 3
 #define ZM_SIM_PSF_MAXSEP 6
+#define ZM_SIM_STAMP_MAXHALF 2048 /* largest model half-size, pixels */
 
 typedef enum {
     ZM_COMP_BULGE = 0,  /* Sersic: r50, n, q, pa                                       */
@@ -30,9 +31,31 @@ typedef enum {
     ZM_COMP_BAR,        /* boxy Ferrers bar: r50 = half length, q, pa, p[0] = boxiness */
     ZM_COMP_ARMS,       /* log spiral in the disc plane: r50 = disc r50, q/pa = disc's,
                            p[0] = arm count m, p[1] = pitch angle (deg), p[2] = phase
-                           (deg), p[3] = arm sharpness (power, 1..10)               */
+                           (deg), p[3] = arm sharpness (power, 1..10), n = flocculence
+                           (0 grand design .. 1: arms broken into patches)           */
     ZM_COMP_RING,       /* Gaussian ring in the disc plane: r50 = ring radius, q/pa =
                            disc's, p[0] = ring width (pixels)                          */
+    ZM_COMP_COMPANION,  /* a second Sersic galaxy (overlapping pair, merger): r50, n,
+                           q, pa, p[0], p[1] = its offset (pixels, x and y) from the
+                           host centre                                                 */
+    ZM_COMP_TAIL,       /* tidal tails: log-spiral streams beyond the host, sky plane
+                           (q/pa tilt them): r50 = host r50, p[0] = tail count (1-2),
+                           p[1] = pitch (deg), p[2] = phase (deg), p[3] = sharpness    */
+    ZM_COMP_SHELL,      /* a shell: Gaussian arc, r50 = radius, p[0] = width (pixels),
+                           p[1] = direction (deg), p[2] = opening power (1 = half the
+                           circle, larger = shorter arc)                               */
+    ZM_COMP_DUST,       /* dust lane of an edge-on disc: r50/q/pa = the disc's, p[0] =
+                           lane half-width (pixels), flux[b] = optical depth in band b
+                           at the lane centre (0-1): the disc is multiplied by
+                           1 - tau_b exp(-v^2 / 2 w^2) and renormalised to its flux    */
+    ZM_COMP_ARC,        /* strongly lensed arcs around the host: r50 = Einstein radius,
+                           p[0] = width (pixels), p[1] = direction (deg), p[2] = opening
+                           power (larger = shorter arc), p[3] = counter-image share
+                           (0: none; else a fainter arc opposite)                      */
+    ZM_COMP_ORING,      /* outer ring: as ZM_COMP_RING, farther out                    */
+    ZM_COMP_CLUMPS,     /* star-forming clumps: p[0] = count (<= 16), p[1] = clump
+                           sigma (pixels), p[2] = layout seed; clump radii exponential
+                           with scale r50 / 1.68 in the disc plane (q/pa)               */
     ZM_COMP_NKINDS
 } zm_comp_kind;
 
@@ -87,8 +110,12 @@ typedef struct {
  * picks it from the sizes, see zm_sim_stamp_half); the stamp is larger by the PSF
  * radius of the widest band. Each component's flux within the stamp equals its
  * catalogue flux exactly (normalised numerically). psf: ZM_SIM_NBANDS PSFs, or NULL
- * for no convolution. exact = 1 convolves with the full 2-D kernel (the scalar
- * reference), 0 with its separable expansion (fast; tests compare the two). super: supersampling of the central pixels (odd, >= 1). */
+ * for no convolution. exact = 1 is the scalar reference: exact profiles at every
+ * subsample, full 2-D kernel. exact = 0 is the fast path: profiles from radial tables
+ * (exact within 2.5 px of the centre), the PSF's separable expansion on the core
+ * (1.5 light-weighted r50, at least 3 FWHM) and its leading term alone outside;
+ * tests compare the two. super: supersampling of the central pixels (odd, >= 1);
+ * half is capped at ZM_SIM_STAMP_MAXHALF. */
 void zm_sim_render_galaxy(const zm_sim_galaxy *g, int half, const zm_sim_psf *psf, int super,
                           int exact, zm_sim_stamp *st);
 /* A point source (star) of flux[b] at (x, y): the analytic Moffat of each band,

@@ -33,6 +33,11 @@ typedef enum {
     ZM_SIM_LENTICULAR,
     ZM_SIM_SPIRAL,
     ZM_SIM_EDGEON,
+    ZM_SIM_MERGER,      /* a host with an overlapping companion, usually tidal tails    */
+    ZM_SIM_DISTURBED,   /* a host with tidal tails and/or a shell, no companion         */
+    ZM_SIM_LENS,        /* an elliptical with strongly lensed blue arcs                 */
+    ZM_SIM_IRREGULAR,   /* a clumpy irregular: blue disc, bright clumps, no bulge       */
+    ZM_SIM_DIFFUSE,     /* a diffuse low-surface-brightness disc (2-3x larger)           */
     ZM_SIM_STAR,
     ZM_SIM_NCLASSES
 } zm_sim_class;
@@ -53,6 +58,13 @@ typedef struct {
     double r50_min, r50_max;               /* arcsec                                  */
     double star_mag_bright, star_mag_faint;
     double frac_lenticular, frac_spiral, frac_edgeon;  /* ellipticals: the rest      */
+    double frac_merger, frac_disturbed, frac_lens, frac_irregular, frac_diffuse;
+    double outer_ring_fraction;            /* among ringed discs: also an outer ring  */
+    double flocculent_fraction;            /* among spirals                           */
+    double dust_fraction;                  /* edge-on discs with a dust lane          */
+    double artefacts_per_brick;            /* mean number (satellite trails, bad
+                                              columns, missing coverage, bright stars
+                                              with spikes), scaled by brick area     */
     double bar_fraction, ring_fraction;    /* among discs seen face-on               */
     double fwhm_min[ZM_SIM_NBANDS], fwhm_max[ZM_SIM_NBANDS];  /* arcsec, per brick   */
     double moffat_beta;
@@ -100,8 +112,27 @@ typedef struct {
     char tractor_type[4];
     float sersic, q, pa;         /* the catalogue's single-profile summary             */
     float psf_fwhm[ZM_SIM_NBANDS];  /* arcsec                                         */
+    float artefact;              /* 0: none near; else the strongest artefact crossing
+                                    the galaxy's field (0..1, drives the artifact vote) */
     zm_sim_galaxy g;
 } zm_sim_object;
+
+/* Artefacts of a brick (not objects): drawn from (seed, brickid) alone, so that any
+ * rank can list them again (artefacts.csv). Pixel coordinates, 0-based. */
+enum { ZM_ART_TRAIL = 0, ZM_ART_BADCOL, ZM_ART_MISSING, ZM_ART_STAR, ZM_ART_NKINDS };
+extern const char *const zm_sim_artefact_names[ZM_ART_NKINDS];
+#define ZM_SIM_MAX_ARTEFACTS 64
+typedef struct {
+    int kind;
+    float x0, y0, x1, y1;  /* trail/column: end points; missing: the box; star: centre  */
+    float width;           /* trail: Gaussian sigma (px); star: spike length (px)      */
+    float level;           /* trail/column: peak in noise sigmas; star: r magnitude     */
+} zm_sim_artefact;
+/* a: ZM_SIM_MAX_ARTEFACTS entries; *na gets the count. */
+void zm_sim_draw_artefacts(const zm_sim_cfg *cfg, long brickid, zm_sim_artefact *a, int *na);
+/* artefacts.csv: brickname, kind, x0, y0, x1, y1, width, level for every brick. */
+int zm_sim_write_artefacts(const char *path, const zm_sim_cfg *cfg, const zm_sim_brick *b, int nb,
+                           zm_err *err);
 
 /* Simulates brick (index bi of the list) and writes its images, inverse variances
  * and Tractor catalogue under outdir. *objs (malloc'ed, *nobj entries) gets its

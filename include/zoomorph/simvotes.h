@@ -32,8 +32,9 @@ void zm_sim_votes_draw(const zm_gz_schema *s, const double *p, double p_ring, in
  * rings_path (NULL: none): rings.csv by the paper's rule on the drawn votes: among
  * featured face-on galaxies (featured-or-disk and disk-edge-on_no fractions > 0.5),
  * ring = 1 if the ring vote fraction is above 0.25, 0 if below 0.05, others left out. */
-int zm_sim_write_votes(const char *path, const char *rings_path, const zm_gz_schema *s,
-                       const zm_sim_object *o, long n, uint64_t seed, int min_vol, int max_vol,
-                       zm_err *err);
+/* fits_path (NULL: none): the same rows as a FITS binary table (votes.fits). */
+int zm_sim_write_votes(const char *path, const char *fits_path, const char *rings_path,
+                       const zm_gz_schema *s, const zm_sim_object *o, long n, uint64_t seed,
+                       int min_vol, int max_vol, zm_err *err);
 
 #endif

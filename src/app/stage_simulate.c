@@ -21,6 +21,8 @@
 #include "stage.h"
 #include "zoomorph/log.h"
 #include "zoomorph/gzschema.h"
+#include "zoomorph/simgallery.h"
+#include "zoomorph/simlabels.h"
 #include "zoomorph/simsurvey.h"
 #include "zoomorph/simvotes.h"
 
@@ -61,6 +63,15 @@ static int cfg_from_params(const zm_params *p, zm_sim_cfg *c, zm_err *err)
     c->frac_lenticular = zm_param_real(p, "simulate.frac_lenticular");
     c->frac_spiral = zm_param_real(p, "simulate.frac_spiral");
     c->frac_edgeon = zm_param_real(p, "simulate.frac_edgeon");
+    c->frac_merger = zm_param_real(p, "simulate.frac_merger");
+    c->frac_disturbed = zm_param_real(p, "simulate.frac_disturbed");
+    c->frac_lens = zm_param_real(p, "simulate.frac_lens");
+    c->frac_irregular = zm_param_real(p, "simulate.frac_irregular");
+    c->frac_diffuse = zm_param_real(p, "simulate.frac_diffuse");
+    c->outer_ring_fraction = zm_param_real(p, "simulate.outer_ring_fraction");
+    c->flocculent_fraction = zm_param_real(p, "simulate.flocculent_fraction");
+    c->dust_fraction = zm_param_real(p, "simulate.dust_fraction");
+    c->artefacts_per_brick = zm_param_real(p, "simulate.artefacts_per_brick");
     c->bar_fraction = zm_param_real(p, "simulate.bar_fraction");
     c->ring_fraction = zm_param_real(p, "simulate.ring_fraction");
     c->moffat_beta = zm_param_real(p, "simulate.moffat_beta");
@@ -87,10 +98,11 @@ static int cfg_from_params(const zm_params *p, zm_sim_cfg *c, zm_err *err)
     if (c->r50_max < c->r50_min)
         return zm_err_set(err, ZM_ECONFIG, "config key [simulate] r50_max (%g) is smaller than "
                           "r50_min (%g)", c->r50_max, c->r50_min);
-    double fsum = c->frac_lenticular + c->frac_spiral + c->frac_edgeon;
+    double fsum = c->frac_lenticular + c->frac_spiral + c->frac_edgeon + c->frac_merger + c->frac_disturbed +
+                  c->frac_lens + c->frac_irregular + c->frac_diffuse;
     if (fsum > 1.0 + 1e-9)
         return zm_err_set(err, ZM_ECONFIG, "config keys [simulate] frac_lenticular + frac_spiral + "
-                          "frac_edgeon = %g; the class fractions must sum to at most 1 "
+                          "frac_edgeon + frac_merger + frac_disturbed + frac_lens + frac_irregular + frac_diffuse = %g; the class fractions must sum to at most 1 "
                           "(ellipticals make up the rest)", fsum);
     if (c->val_fraction + c->test_fraction > 1.0 + 1e-9)
         return zm_err_set(err, ZM_ECONFIG, "config keys [simulate] val_fraction + test_fraction = "
@@ -133,7 +145,9 @@ static int prepare_outdir(const char *out, int overwrite, zm_err *err)
                               out);
         if (nonempty) {
             const char *sub[] = {"coadd", "tractor"}, *files[] = {"survey-bricks.fits", "truth.fits",
-                                                                        "votes.csv", "rings.csv"};
+                                                                        "votes.csv", "rings.csv",
+                                                                        "tags.csv", "interest.csv",
+                                                                        "votes.fits", "artefacts.csv"};
             char p[1200];
             for (int i = 0; i < 2; i++) {
                 snprintf(p, sizeof p, "%s/%s", out, sub[i]);
@@ -282,7 +296,28 @@ static int run(const zm_stage_args *a, zm_err *err)
             char rings[1200];
             snprintf(path, sizeof path, "%s/votes.csv", out);
             snprintf(rings, sizeof rings, "%s/rings.csv", out);
-            rc = zm_sim_write_votes(path, rings, &tree, all, nall, cfg.seed, min_vol, max_vol, err);
+            char vfits[1200];
+            snprintf(vfits, sizeof vfits, "%s/votes.fits", out);
+            rc = zm_sim_write_votes(path, vfits, rings, &tree, all, nall, cfg.seed, min_vol, max_vol, err);
+        }
+        if (!rc) {
+            snprintf(path, sizeof path, "%s/artefacts.csv", out);
+            rc = zm_sim_write_artefacts(path, &cfg, bricks, cfg.nbricks, err);
+        }
+        if (!rc) {
+            snprintf(path, sizeof path, "%s/tags.csv", out);
+            rc = zm_sim_write_tags(path, all, nall, cfg.seed, err);
+        }
+        if (!rc) {
+            snprintf(path, sizeof path, "%s/interest.csv", out);
+            rc = zm_sim_write_interest(path, all, nall, cfg.seed, err);
+        }
+        const char *gdir = zm_param_str(p, "simulate.gallery");
+        if (!rc && gdir && gdir[0]) {
+            int nw = 0;
+            rc = zm_sim_write_galleries(out, gdir, all, nall, (int)zm_param_int(p, "simulate.gallery_per_class"),
+                                        (int)zm_param_int(p, "simulate.gallery_size"), &nw, err);
+            if (!rc) zm_info("simulate: %d galleries in %s", nw, gdir);
         }
     }
     zm_gz_schema_free(&tree);

@@ -9,13 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "zoomorph/log.h"
 #include "zoomorph/rng.h"
 #include "zoomorph/simvotes.h"
 #include "zoomorph/wcsmap.h"
 
 const char *const zm_sim_class_names[ZM_SIM_NCLASSES] = {"elliptical", "lenticular", "spiral",
-                                                          "edge-on", "star"};
+                                                          "edge-on",    "merger",     "disturbed",
+                                                          "lens",       "irregular",  "diffuse",
+                                                          "star"};
 const char *const zm_sim_split_names[3] = {"train", "validation", "test"};
 
 static const char band_letter[ZM_SIM_NBANDS] = {'g', 'r', 'z'};
@@ -104,7 +108,7 @@ long zm_sim_brick_capacity(const zm_sim_cfg *cfg)
 
 /* ---- drawing objects --------------------------------------------------------- */
 
-enum { STREAM_BRICK = 0, STREAM_GALAXY = 1, STREAM_STAR = 2, STREAM_NOISE = 3 };
+enum { STREAM_BRICK = 0, STREAM_GALAXY = 1, STREAM_STAR = 2, STREAM_NOISE = 3, STREAM_ARTEFACT = 4 };
 
 static uint64_t stream_id(long brickid, int what, long index)
 {
@@ -138,10 +142,138 @@ static zm_sim_comp *add_comp(zm_sim_galaxy *g, int kind)
     return c;
 }
 
+/* The catalogue summary of a drawn galaxy: total fluxes, flux-weighted r50 (arcsec),
+ * bulge fraction, the main component's shape and the Tractor type. */
+static void summarise(zm_sim_object *o, int cls, double r50, double ps)
+{
+    const zm_sim_galaxy *g = &o->g;
+    double fr = 0, wr = 0, fb = 0;
+    for (int c = 0; c < ZM_SIM_NBANDS; c++) o->flux[c] = 0;
+    for (int i = 0; i < g->ncomp; i++) {
+        const zm_sim_comp *c = &g->comp[i];
+        if (c->kind == ZM_COMP_DUST) continue; /* its "flux" is an optical depth */
+        for (int b = 0; b < ZM_SIM_NBANDS; b++) o->flux[b] += c->flux[b];
+        fr += c->flux[1];
+        wr += c->flux[1] * (c->kind == ZM_COMP_BAR ? 0.5 * c->r50 : c->r50);
+        if (c->kind == ZM_COMP_BULGE || c->kind == ZM_COMP_BAR) fb += c->flux[1];
+    }
+    o->r50 = (float)(fr > 0 ? wr / fr * ps : r50);
+    o->bulge_frac = (float)(fr > 0 ? fb / fr : 0);
+    const zm_sim_comp *main = &g->comp[0];
+    for (int i = 0; i < g->ncomp; i++)
+        if (g->comp[i].kind == ZM_COMP_DISC && o->bulge_frac < 0.5) main = &g->comp[i];
+    o->q = main->q;
+    o->pa = main->pa;
+    if (main->kind == ZM_COMP_BULGE && o->bulge_frac >= 0.5) {
+        o->sersic = main->n;
+        snprintf(o->tractor_type, sizeof o->tractor_type, "%s", fabs(main->n - 4.0) < 0.5 ? "DEV" : "SER");
+        if (!strcmp(o->tractor_type, "DEV")) o->sersic = 4.0f;
+    } else if (o->bulge_frac < 0.2) {
+        o->sersic = 1.0f;
+        snprintf(o->tractor_type, sizeof o->tractor_type, "EXP");
+    } else {
+        o->sersic = (float)(1.0 + 3.0 * o->bulge_frac);
+        snprintf(o->tractor_type, sizeof o->tractor_type, "SER");
+    }
+    if (o->r50 < 1.5f) {
+        snprintf(o->tractor_type, sizeof o->tractor_type, "REX");
+        o->sersic = 1.0f;
+    }
+}
+
+
 void zm_sim_draw_galaxy(const zm_sim_cfg *cfg, zm_rng *r, int cls, double mag, double r50,
                         double x, double y, zm_sim_object *o)
 {
     double ftot = pow(10.0, (22.5 - mag) / 2.5), ps = cfg->pixscale, rp = r50 / ps;
+    if (cls == ZM_SIM_IRREGULAR || cls == ZM_SIM_DIFFUSE) {
+        /* no bulge: a blue exponential disc; irregulars add bright clumps, diffuse
+         * galaxies spread the same light over 2-3 times the radius */
+        int irr = cls == ZM_SIM_IRREGULAR;
+        double fcl = irr ? uni(r, 0.15, 0.4) : 0.0;
+        double rd = irr ? rp : fmin(rp * uni(r, 2.0, 3.0), fmax(cfg->r50_max / ps, rp)); /* within r50_max */
+        zm_sim_galaxy *g = &o->g;
+        memset(g, 0, sizeof *g);
+        g->x = x, g->y = y;
+        o->x = (float)x, o->y = (float)y;
+        o->cls = cls, o->mag_r = (float)mag, o->incl = (float)(acos(uni(r, 0.3, 1.0)) / DEG);
+        zm_sim_comp *d = add_comp(g, ZM_COMP_DISC);
+        d->r50 = (float)rd, d->q = (float)disc_q(o->incl), d->pa = (float)uni(r, 0, 180);
+        set_colour(d, ftot * (1.0 - fcl), (irr ? 0.4 : 0.5) + 0.06 * zm_rng_normal(r), 0.25 + 0.05 * zm_rng_normal(r));
+        if (irr) {
+            zm_sim_comp *c = add_comp(g, ZM_COMP_CLUMPS);
+            c->r50 = (float)rd, c->q = d->q, c->pa = d->pa;
+            c->p[0] = (float)(4 + zm_rng_below(r, 9));
+            c->p[1] = (float)fmax(0.12 * rd, 1.0);
+            c->p[2] = (float)uni(r, 0, 1000);
+            set_colour(c, ftot * fcl, 0.2 + 0.06 * zm_rng_normal(r), 0.1 + 0.05 * zm_rng_normal(r));
+        }
+        summarise(o, cls, r50, ps);
+        return;
+    }
+    if (cls == ZM_SIM_LENS) {
+        /* a massive elliptical and the arcs of a blue background source at about its
+         * Einstein radius (1-3 arcsec, at least the seeing so that arcs show) */
+        double fa = uni(r, 0.08, 0.2);
+        zm_sim_draw_galaxy(cfg, r, ZM_SIM_ELLIPTICAL, mag - 2.5 * log10(1.0 - fa), r50, x, y, o);
+        zm_sim_comp *c = add_comp(&o->g, ZM_COMP_ARC);
+        c->r50 = (float)(fmax(uni(r, 1.0, 3.0), uni(r, 0.9, 1.4) * r50) / ps);
+        c->p[0] = (float)fmax(0.08 * c->r50, 0.8);
+        c->p[1] = (float)uni(r, 0, 360);
+        c->p[2] = (float)uni(r, 2.0, 8.0);
+        c->p[3] = zm_rng_uniform(r) < 0.6 ? (float)uni(r, 0.3, 0.7) : 0.0f;
+        set_colour(c, ftot * fa, 0.15 + 0.08 * zm_rng_normal(r), 0.05 + 0.06 * zm_rng_normal(r));
+        o->cls = cls;
+        o->mag_r = (float)mag;
+        summarise(o, cls, r50, ps);
+        return;
+    }
+    if (cls == ZM_SIM_MERGER || cls == ZM_SIM_DISTURBED) {
+        /* a host (disc or elliptical) drawn as usual with part of the light, then the
+         * interaction: an overlapping companion, tidal tails, a shell */
+        int merger = cls == ZM_SIM_MERGER;
+        int host = zm_rng_uniform(r) < 0.55 ? ZM_SIM_SPIRAL : ZM_SIM_ELLIPTICAL;
+        double fc = merger ? uni(r, 0.2, 0.45) : 0.0;
+        int tails = merger ? zm_rng_uniform(r) < 0.8 : zm_rng_uniform(r) < 0.65;
+        int shell = !merger && (!tails || zm_rng_uniform(r) < 0.4);
+        double ft = tails ? uni(r, 0.08, 0.2) : 0.0, fs = shell ? uni(r, 0.03, 0.08) : 0.0;
+        double fh = 1.0 - fc - ft - fs;
+        zm_sim_draw_galaxy(cfg, r, host, mag - 2.5 * log10(fh), r50, x, y, o);
+        zm_sim_galaxy *g = &o->g;
+        if (merger) {
+            zm_sim_comp *c = add_comp(g, ZM_COMP_COMPANION);
+            double d = rp * uni(r, 0.7, 2.0), th = uni(r, 0, 2.0 * M_PI);
+            c->p[0] = (float)(d * cos(th)), c->p[1] = (float)(d * sin(th));
+            c->r50 = (float)(rp * sqrt(fc / fh) * uni(r, 0.7, 1.2));
+            c->n = (float)uni(r, 1.0, 4.0);
+            c->q = (float)uni(r, 0.45, 1.0);
+            c->pa = (float)uni(r, 0, 180);
+            set_colour(c, ftot * fc, uni(r, 0.45, 0.8), uni(r, 0.28, 0.45));
+        }
+        if (tails) {
+            zm_sim_comp *t = add_comp(g, ZM_COMP_TAIL);
+            t->p[0] = zm_rng_uniform(r) < 0.5 ? 1.0f : 2.0f;
+            t->p[1] = (float)uni(r, 40, 65);
+            t->p[2] = (float)uni(r, 0, 360);
+            t->p[3] = (float)uni(r, 6, 12);
+            t->q = (float)uni(r, 0.6, 1.0);
+            t->pa = (float)uni(r, 0, 180);
+            t->r50 = (float)(rp * uni(r, 0.9, 1.3));
+            set_colour(t, ftot * ft, 0.5 + 0.05 * zm_rng_normal(r), 0.3 + 0.04 * zm_rng_normal(r));
+        }
+        if (shell) {
+            zm_sim_comp *c = add_comp(g, ZM_COMP_SHELL);
+            c->r50 = (float)(rp * uni(r, 1.5, 3.0));
+            c->p[0] = (float)fmax(0.1 * c->r50, 1.0);
+            c->p[1] = (float)uni(r, 0, 360);
+            c->p[2] = (float)uni(r, 1.0, 3.0);
+            set_colour(c, ftot * fs, 0.7 + 0.05 * zm_rng_normal(r), 0.4 + 0.04 * zm_rng_normal(r));
+        }
+        o->cls = cls;
+        o->mag_r = (float)mag;
+        summarise(o, cls, r50, ps);
+        return;
+    }
     o->x = (float)x;
     o->y = (float)y;
     zm_sim_galaxy *g = &o->g;
@@ -184,6 +316,11 @@ void zm_sim_draw_galaxy(const zm_sim_cfg *cfg, zm_rng *r, int cls, double mag, d
             b->q = (float)uni(r, 0.65, 1.0);
             b->pa = (float)pa;
             b->r50 = (float)(rp * (cls == ZM_SIM_LENTICULAR ? 0.35 : 0.2));
+            if (cls == ZM_SIM_EDGEON) {
+                /* edge-on bulges: boxy (peanut) or rounded */
+                b->r50 = (float)(rp * uni(r, 0.2, 0.35));
+                if (zm_rng_uniform(r) < 0.4) b->p[0] = (float)uni(r, 3.0, 4.0);
+            }
             set_colour(b, ftot * bt * rest, 0.75 + 0.05 * zm_rng_normal(r), 0.42 + 0.04 * zm_rng_normal(r));
         } else {
             fdisc_all = rest;
@@ -196,6 +333,13 @@ void zm_sim_draw_galaxy(const zm_sim_cfg *cfg, zm_rng *r, int cls, double mag, d
         double gr_d = cls == ZM_SIM_LENTICULAR ? 0.70 : 0.55, rz_d = cls == ZM_SIM_LENTICULAR ? 0.40 : 0.33;
         set_colour(d, ftot * fdisc_all * (1.0 - farm), gr_d + 0.06 * zm_rng_normal(r),
                    rz_d + 0.05 * zm_rng_normal(r));
+        if (cls == ZM_SIM_EDGEON && zm_rng_uniform(r) < cfg->dust_fraction) {
+            zm_sim_comp *u = add_comp(g, ZM_COMP_DUST);
+            u->r50 = d->r50, u->q = d->q, u->pa = d->pa;
+            u->p[0] = (float)fmax(0.5 * d->q * d->r50 / 1.678347, 1.0); /* lane half-width */
+            double tr = uni(r, 0.6, 0.9);
+            u->flux[0] = (float)fmin(tr * 1.35, 0.95), u->flux[1] = (float)tr, u->flux[2] = (float)(tr * 0.7);
+        }
         if (bar) {
             zm_sim_comp *b = add_comp(g, ZM_COMP_BAR);
             b->r50 = (float)(rd * uni(r, 0.5, 1.0));
@@ -212,6 +356,7 @@ void zm_sim_draw_galaxy(const zm_sim_cfg *cfg, zm_rng *r, int cls, double mag, d
             a->p[1] = (float)(w < 0.33 ? uni(r, 8, 15) : w < 0.67 ? uni(r, 15, 25) : uni(r, 25, 40));
             a->p[2] = (float)uni(r, 0, 360);
             a->p[3] = (float)uni(r, 2.0, 6.0);
+            a->n = zm_rng_uniform(r) < cfg->flocculent_fraction ? (float)uni(r, 0.5, 1.0) : 0.0f;
             a->q = (float)qd;
             a->pa = (float)pa;
             a->r50 = (float)rd;
@@ -226,44 +371,27 @@ void zm_sim_draw_galaxy(const zm_sim_cfg *cfg, zm_rng *r, int cls, double mag, d
             c->q = (float)qd;
             c->pa = (float)pa;
             set_colour(c, ftot * fring, 0.5 + 0.05 * zm_rng_normal(r), 0.3 + 0.04 * zm_rng_normal(r));
+            if (zm_rng_uniform(r) < cfg->outer_ring_fraction) {
+                /* an outer ring at about twice the inner one, faint, taken from the disc */
+                zm_sim_comp *d0 = NULL;
+                for (int k = 0; k < g->ncomp; k++)
+                    if (g->comp[k].kind == ZM_COMP_DISC) d0 = &g->comp[k];
+                zm_sim_comp *c2 = add_comp(g, ZM_COMP_ORING);
+                double share = uni(r, 0.05, 0.10);
+                c2->r50 = (float)(R * uni(r, 1.8, 2.4));
+                c2->p[0] = (float)fmax(0.07 * c2->r50, 1.0);
+                c2->q = (float)qd, c2->pa = (float)pa;
+                set_colour(c2, ftot * share, 0.45 + 0.05 * zm_rng_normal(r), 0.28 + 0.04 * zm_rng_normal(r));
+                if (d0)
+                    for (int b = 0; b < ZM_SIM_NBANDS; b++) d0->flux[b] = (float)fmax(d0->flux[b] - c2->flux[b], 0.1 * d0->flux[b]);
+            }
         }
         break;
     }
     default:
         break;
     }
-    /* catalogue summary */
-    double fr = 0, wr = 0, fb = 0;
-    for (int c = 0; c < ZM_SIM_NBANDS; c++) o->flux[c] = 0;
-    for (int i = 0; i < g->ncomp; i++) {
-        const zm_sim_comp *c = &g->comp[i];
-        for (int b = 0; b < ZM_SIM_NBANDS; b++) o->flux[b] += c->flux[b];
-        fr += c->flux[1];
-        wr += c->flux[1] * (c->kind == ZM_COMP_BAR ? 0.5 * c->r50 : c->r50);
-        if (c->kind == ZM_COMP_BULGE || c->kind == ZM_COMP_BAR) fb += c->flux[1];
-    }
-    o->r50 = (float)(fr > 0 ? wr / fr * ps : r50);
-    o->bulge_frac = (float)(fr > 0 ? fb / fr : 0);
-    const zm_sim_comp *main = &g->comp[0];
-    for (int i = 0; i < g->ncomp; i++)
-        if (g->comp[i].kind == ZM_COMP_DISC && o->bulge_frac < 0.5) main = &g->comp[i];
-    o->q = main->q;
-    o->pa = main->pa;
-    if (cls == ZM_SIM_ELLIPTICAL) {
-        o->sersic = main->n;
-        snprintf(o->tractor_type, sizeof o->tractor_type, "%s", fabs(main->n - 4.0) < 0.5 ? "DEV" : "SER");
-        if (!strcmp(o->tractor_type, "DEV")) o->sersic = 4.0f;
-    } else if (o->bulge_frac < 0.2) {
-        o->sersic = 1.0f;
-        snprintf(o->tractor_type, sizeof o->tractor_type, "EXP");
-    } else {
-        o->sersic = (float)(1.0 + 3.0 * o->bulge_frac);
-        snprintf(o->tractor_type, sizeof o->tractor_type, "SER");
-    }
-    if (o->r50 < 1.5f) {
-        snprintf(o->tractor_type, sizeof o->tractor_type, "REX");
-        o->sersic = 1.0f;
-    }
+    summarise(o, cls, r50, ps);
 }
 
 static int draw_class(const zm_sim_cfg *cfg, zm_rng *r)
@@ -272,6 +400,11 @@ static int draw_class(const zm_sim_cfg *cfg, zm_rng *r)
     if ((u -= cfg->frac_lenticular) < 0) return ZM_SIM_LENTICULAR;
     if ((u -= cfg->frac_spiral) < 0) return ZM_SIM_SPIRAL;
     if ((u -= cfg->frac_edgeon) < 0) return ZM_SIM_EDGEON;
+    if ((u -= cfg->frac_merger) < 0) return ZM_SIM_MERGER;
+    if ((u -= cfg->frac_disturbed) < 0) return ZM_SIM_DISTURBED;
+    if ((u -= cfg->frac_lens) < 0) return ZM_SIM_LENS;
+    if ((u -= cfg->frac_irregular) < 0) return ZM_SIM_IRREGULAR;
+    if ((u -= cfg->frac_diffuse) < 0) return ZM_SIM_DIFFUSE;
     return ZM_SIM_ELLIPTICAL;
 }
 
@@ -523,6 +656,175 @@ static int write_tractor(const char *path, const zm_sim_brick *b, const zm_sim_o
 
 /* ---- one brick --------------------------------------------------------------- */
 
+
+/* ---- artefacts --------------------------------------------------------------- */
+
+const char *const zm_sim_artefact_names[ZM_ART_NKINDS] = {"satellite-trail", "bad-column",
+                                                          "missing-coverage", "bright-star"};
+
+/* Distance from (px, py) to the segment (x0, y0)-(x1, y1). */
+static double seg_dist(double px, double py, double x0, double y0, double x1, double y1)
+{
+    double dx = x1 - x0, dy = y1 - y0, l2 = dx * dx + dy * dy;
+    double t = l2 > 0 ? ((px - x0) * dx + (py - y0) * dy) / l2 : 0.0;
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    return hypot(px - x0 - t * dx, py - y0 - t * dy);
+}
+
+void zm_sim_draw_artefacts(const zm_sim_cfg *cfg, long brickid, zm_sim_artefact *a, int *na)
+{
+    zm_rng r;
+    zm_rng_seed(&r, cfg->seed, stream_id(brickid, STREAM_ARTEFACT, 0));
+    const int S = cfg->brick_size;
+    double mean = cfg->artefacts_per_brick * (double)S * S / (3600.0 * 3600.0);
+    /* Poisson count by inversion, capped */
+    int n = 0;
+    double L = exp(-mean), pcum = L, u = zm_rng_uniform(&r), pk = L;
+    while (u > pcum && n < ZM_SIM_MAX_ARTEFACTS) {
+        n++;
+        pk *= mean / n;
+        pcum += pk;
+    }
+    for (int i = 0; i < n; i++) {
+        zm_sim_artefact *t = &a[i];
+        memset(t, 0, sizeof *t);
+        t->kind = (int)zm_rng_below(&r, ZM_ART_NKINDS);
+        switch (t->kind) {
+        case ZM_ART_TRAIL: { /* a straight line across the brick */
+            double th = uni(&r, 0, M_PI), cx = uni(&r, 0, S), cy = uni(&r, 0, S), h = 2.0 * S;
+            t->x0 = (float)(cx - h * cos(th)), t->y0 = (float)(cy - h * sin(th));
+            t->x1 = (float)(cx + h * cos(th)), t->y1 = (float)(cy + h * sin(th));
+            t->width = (float)uni(&r, 1.0, 2.5);  /* Gaussian sigma, pixels */
+            t->level = (float)uni(&r, 5.0, 40.0); /* peak, in noise sigmas */
+            break;
+        }
+        case ZM_ART_BADCOL: { /* one column, part of the brick */
+            double x = floor(uni(&r, 0, S)), y0 = uni(&r, 0, 0.6 * S);
+            t->x0 = t->x1 = (float)x, t->y0 = (float)y0, t->y1 = (float)(y0 + uni(&r, 0.2, 0.4 * 1.0) * S);
+            t->width = 0.5f;
+            t->level = (float)uni(&r, 20.0, 100.0);
+            break;
+        }
+        case ZM_ART_MISSING: { /* a strip along one edge with no data (zeros) */
+            int side = (int)zm_rng_below(&r, 4);
+            double w = uni(&r, 0.02, 0.08) * S;
+            t->x0 = 0, t->y0 = 0, t->x1 = (float)S, t->y1 = (float)S;
+            if (side == 0) t->x1 = (float)w;
+            else if (side == 1) t->x0 = (float)(S - w);
+            else if (side == 2) t->y1 = (float)w;
+            else t->y0 = (float)(S - w);
+            t->level = 1.0f;
+            break;
+        }
+        default: { /* a bright star with diffraction spikes (not in the catalogue: saturated) */
+            t->kind = ZM_ART_STAR;
+            t->x0 = t->x1 = (float)uni(&r, 0, S), t->y0 = t->y1 = (float)uni(&r, 0, S);
+            t->level = (float)uni(&r, 8.0, 11.0); /* r magnitude */
+            t->width = (float)(40.0 * pow(10.0, -0.2 * (t->level - 8.0)) / cfg->pixscale); /* spike length */
+            break;
+        }
+        }
+    }
+    *na = n;
+}
+
+/* How strongly artefact t affects a galaxy at (x, y) whose field has half-size h px. */
+static double artefact_hit(const zm_sim_artefact *t, double x, double y, double h)
+{
+    switch (t->kind) {
+    case ZM_ART_TRAIL:
+    case ZM_ART_BADCOL:
+        return seg_dist(x, y, t->x0, t->y0, t->x1, t->y1) < h ? (t->kind == ZM_ART_TRAIL ? 0.8 : 0.6) : 0.0;
+    case ZM_ART_MISSING: {
+        double dx = fmax(fmax(t->x0 - x, x - t->x1), 0.0), dy = fmax(fmax(t->y0 - y, y - t->y1), 0.0);
+        return hypot(dx, dy) < h ? 0.9 : 0.0;
+    }
+    default: {
+        double d = hypot(x - t->x0, y - t->y0);
+        return d < h + t->width ? 0.7 : 0.0;
+    }
+    }
+}
+
+/* Paints the artefacts into the noisy band images (img: 3 x S x S) and zeroes the
+ * missing-coverage pixels of images and invvar (mask: S x S, 1 = missing). */
+static void paint_artefacts(const zm_sim_cfg *cfg, const zm_sim_artefact *a, int na, const double *sigma,
+                            const zm_sim_psf *psf, float *img, unsigned char *mask)
+{
+    const int S = cfg->brick_size;
+    size_t npix = (size_t)S * S;
+    static const double col_tr[3] = {0.8, 1.0, 1.3}; /* trail colour: reddish sunlight */
+    for (int i = 0; i < na; i++) {
+        const zm_sim_artefact *t = &a[i];
+        if (t->kind == ZM_ART_TRAIL) {
+            double dx = t->x1 - t->x0, dy = t->y1 - t->y0, l = hypot(dx, dy), nx = -dy / l, ny = dx / l;
+            double c = nx * t->x0 + ny * t->y0, w = t->width;
+            for (int y = 0; y < S; y++) {
+                /* pixels with |nx x + ny y - c| < 5 w */
+                for (int x = 0; x < S; x++) {
+                    double d = nx * x + ny * y - c;
+                    if (fabs(d) > 5.0 * w) continue;
+                    double v = t->level * exp(-0.5 * d * d / (w * w));
+                    for (int b = 0; b < 3; b++) img[npix * b + (size_t)y * S + x] += (float)(v * sigma[b] * col_tr[b]);
+                }
+            }
+        } else if (t->kind == ZM_ART_BADCOL) {
+            int x = (int)t->x0;
+            for (int y = (int)fmax(t->y0, 0); y < (int)fmin(t->y1, S); y++)
+                for (int b = 0; b < 3; b++) img[npix * b + (size_t)y * S + x] += (float)(t->level * sigma[b]);
+        } else if (t->kind == ZM_ART_MISSING) {
+            for (int y = (int)t->y0; y < (int)t->y1 && y < S; y++)
+                for (int x = (int)t->x0; x < (int)t->x1 && x < S; x++) mask[(size_t)y * S + x] = 1;
+        } else {
+            /* the star: Moffat core (clipped at a saturation level) + 4 spikes along the
+             * pixel axes with a 1/d profile */
+            zm_sim_stamp st = {0};
+            float flux[3];
+            double fr = pow(10.0, (22.5 - t->level) / 2.5);
+            flux[0] = (float)(fr * 0.7), flux[1] = (float)fr, flux[2] = (float)(fr * 1.2);
+            zm_sim_render_star(t->x0, t->y0, flux, psf, &st);
+            for (int b = 0; b < 3; b++) zm_sim_stamp_add(&st, b, img + npix * b, S, S);
+            zm_sim_stamp_free(&st);
+            int L = (int)t->width, cx = (int)lround(t->x0), cy = (int)lround(t->y0);
+            for (int k = 2; k < L; k++) {
+                double v = 0.02 * fr / (k * 10.0) * (1.0 - (double)k / L);
+                for (int dir = 0; dir < 4; dir++) {
+                    int x = cx + (dir == 0 ? k : dir == 1 ? -k : 0), y = cy + (dir == 2 ? k : dir == 3 ? -k : 0);
+                    if (x < 0 || y < 0 || x >= S || y >= S) continue;
+                    for (int b = 0; b < 3; b++)
+                        for (int w = -1; w <= 1; w++) {
+                            int xx = dir < 2 ? x : x + w, yy = dir < 2 ? y + w : y;
+                            if (xx < 0 || yy < 0 || xx >= S || yy >= S) continue;
+                            img[npix * b + (size_t)yy * S + xx] += (float)(v * flux[b] / fr * (w ? 0.3 : 1.0));
+                        }
+                }
+            }
+        }
+    }
+    /* saturation of the cores: clip at 3000 nanomaggies */
+    for (size_t p = 0; p < npix * 3; p++)
+        if (img[p] > 3000.0f) img[p] = 3000.0f;
+    (void)cfg;
+}
+
+int zm_sim_write_artefacts(const char *path, const zm_sim_cfg *cfg, const zm_sim_brick *b, int nb,
+                           zm_err *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return zm_err_set(err, ZM_EIO, "cannot create %s", path);
+    fprintf(f, "brickname,kind,x0,y0,x1,y1,width,level\n");
+    zm_sim_artefact a[ZM_SIM_MAX_ARTEFACTS];
+    for (int i = 0; i < nb; i++) {
+        int na = 0;
+        zm_sim_draw_artefacts(cfg, b[i].brickid, a, &na);
+        for (int k = 0; k < na; k++)
+            fprintf(f, "%s,%s,%.2f,%.2f,%.2f,%.2f,%.2f,%.3f\n", b[i].name, zm_sim_artefact_names[a[k].kind], a[k].x0,
+                    a[k].y0, a[k].x1, a[k].y1, a[k].width, a[k].level);
+    }
+    if (fclose(f) != 0) return zm_err_set(err, ZM_EIO, "cannot write %s", path);
+    return 0;
+}
+
 int zm_sim_brick_run(const zm_sim_cfg *cfg, const zm_sim_brick *brick, int bi, const char *outdir,
                      zm_sim_object **objs, long *nobj, zm_err *err)
 {
@@ -628,10 +930,24 @@ int zm_sim_brick_run(const zm_sim_cfg *cfg, const zm_sim_brick *brick, int bi, c
             ZM_ABORT("brick %s: pixel (%g, %g) has no sky position", brick->name, s->x, s->y);
     }
 
+    /* artefacts, and which galaxies' fields they cross (about the GZ field) */
+    zm_sim_artefact art[ZM_SIM_MAX_ARTEFACTS];
+    int nart = 0;
+    zm_sim_draw_artefacts(cfg, brick->brickid, art, &nart);
+    for (long i = 0; i < ng; i++) {
+        double h = 0.5 * 424.0 * fmax(0.04 * o[i].r50, 0.1) / ps;
+        for (int k = 0; k < nart; k++) {
+            double v = artefact_hit(&art[k], o[i].x, o[i].y, h);
+            if (v > o[i].artefact) o[i].artefact = (float)v;
+        }
+    }
+
     /* render */
     size_t npix = (size_t)S * S;
     float *img = zm_calloc(npix * ZM_SIM_NBANDS, sizeof *img);
     zm_sim_stamp st = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     for (long i = 0; i < n; i++) {
         if (o[i].cls == ZM_SIM_STAR) zm_sim_render_star(o[i].x, o[i].y, o[i].flux, psf, &st);
         else
@@ -640,27 +956,50 @@ int zm_sim_brick_run(const zm_sim_cfg *cfg, const zm_sim_brick *brick, int bi, c
         for (int b = 0; b < ZM_SIM_NBANDS; b++) zm_sim_stamp_add(&st, b, img + npix * b, S, S);
     }
     zm_sim_stamp_free(&st);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    double trender = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    zm_info("simulate: brick %s: rendered %ld galaxies and %ld stars in %.2f CPU s (%.0f galaxies/s/core)",
+                brick->name, ng, ns, trender, trender > 0.0 ? (double)ng / trender : 0.0);
 
     /* noise, files */
     char dir[1024], path[1200];
     snprintf(dir, sizeof dir, "%s/coadd/%.3s/%s", outdir, brick->name, brick->name);
     rc = mkdirs(dir, err);
     float *iv = rc ? NULL : zm_malloc(npix * sizeof *iv);
-    for (int b = 0; b < ZM_SIM_NBANDS && !rc; b++) {
+    for (int b = 0; b < ZM_SIM_NBANDS; b++) {
         zm_rng rn;
         zm_rng_seed(&rn, cfg->seed, stream_id(brick->brickid, STREAM_NOISE, b));
         float *im = img + npix * b;
-        for (size_t p = 0; p < npix; p++) im[p] += (float)(sigma[b] * zm_rng_normal(&rn));
+        /* polar method, both deviates of each accepted pair used */
+        for (size_t p = 0; p < npix; p += 2) {
+            double u, v, q;
+            do {
+                u = 2.0 * zm_rng_uniform(&rn) - 1.0;
+                v = 2.0 * zm_rng_uniform(&rn) - 1.0;
+                q = u * u + v * v;
+            } while (q >= 1.0 || q == 0.0);
+            double f = sigma[b] * sqrt(-2.0 * log(q) / q);
+            im[p] += (float)(u * f);
+            if (p + 1 < npix) im[p + 1] += (float)(v * f);
+        }
+    }
+    unsigned char *mask = zm_calloc(npix, 1);
+    paint_artefacts(cfg, art, nart, sigma, psf, img, mask);
+    for (int b = 0; b < ZM_SIM_NBANDS && !rc; b++) {
+        float *im = img + npix * b;
+        for (size_t p = 0; p < npix; p++)
+            if (mask[p]) im[p] = 0.0f;
         int seed = (int)((brick->brickid * 3 + b) % 10000) + 1;
         snprintf(path, sizeof path, "%s/legacysurvey-%s-image-%c.fits.fz", dir, brick->name, band_letter[b]);
         rc = write_image(path, im, &tw, brick, b, 0, (float)fwhm[b], seed, err);
         if (rc) break;
         float ivv = (float)(1.0 / (sigma[b] * sigma[b]));
-        for (size_t p = 0; p < npix; p++) iv[p] = ivv;
+        for (size_t p = 0; p < npix; p++) iv[p] = mask[p] ? 0.0f : ivv;
         snprintf(path, sizeof path, "%s/legacysurvey-%s-invvar-%c.fits.fz", dir, brick->name, band_letter[b]);
         rc = write_image(path, iv, &tw, brick, b, 1, (float)fwhm[b], seed, err);
     }
     free(iv);
+    free(mask);
     free(img);
     if (!rc) {
         snprintf(dir, sizeof dir, "%s/tractor/%.3s", outdir, brick->name);
@@ -735,6 +1074,7 @@ int zm_sim_write_truth(const char *path, const zm_sim_object *o, long n, double 
     FCOL("r50", "arcsec", s->r50);
     FCOL("bulge_frac", "", s->bulge_frac);
     FCOL("incl", "deg", s->incl);
+    FCOL("artefact", "", s->artefact);
     FCOL("psf_fwhm_g", "arcsec", s->psf_fwhm[0]);
     FCOL("psf_fwhm_r", "arcsec", s->psf_fwhm[1]);
     FCOL("psf_fwhm_z", "arcsec", s->psf_fwhm[2]);
@@ -743,13 +1083,40 @@ int zm_sim_write_truth(const char *path, const zm_sim_object *o, long n, double 
         const char *cn = zm_sim_comp_names[k];
         const char *fields[12] = {"present", "flux_g", "flux_r", "flux_z", "r50", "n", "q", "pa",
                                   "p0", "p1", "p2", "p3"};
-        if (k == ZM_COMP_ARMS) fields[8] = "count", fields[9] = "pitch", fields[10] = "phase", fields[11] = "sharpness";
-        if (k == ZM_COMP_RING) fields[4] = "radius", fields[8] = "width";
-        if (k == ZM_COMP_BAR) fields[4] = "length", fields[8] = "boxiness";
+        /* extra parameters per kind (p[0..np)) and which are lengths (arcsec) or angles */
+        int np = 0, len_mask = 0, deg_mask = 0;
+        switch (k) {
+        case ZM_COMP_BULGE: np = 1, fields[8] = "boxiness"; break;
+        case ZM_COMP_BAR: np = 1, fields[4] = "length", fields[8] = "boxiness"; break;
+        case ZM_COMP_ARMS:
+        case ZM_COMP_TAIL:
+            np = 4, deg_mask = 6;
+            fields[8] = "count", fields[9] = "pitch", fields[10] = "phase", fields[11] = "sharpness";
+            break;
+        case ZM_COMP_RING:
+        case ZM_COMP_ORING: np = 1, len_mask = 1, fields[4] = "radius", fields[8] = "width"; break;
+        case ZM_COMP_CLUMPS: np = 3, len_mask = 2, fields[8] = "count", fields[9] = "sigma", fields[10] = "seed"; break;
+        case ZM_COMP_COMPANION: np = 2, len_mask = 3, fields[8] = "dx", fields[9] = "dy"; break;
+        case ZM_COMP_SHELL:
+            np = 3, len_mask = 1, deg_mask = 2;
+            fields[4] = "radius", fields[8] = "width", fields[9] = "direction", fields[10] = "opening";
+            break;
+        case ZM_COMP_ARC:
+            np = 4, len_mask = 1, deg_mask = 2;
+            fields[4] = "radius", fields[8] = "width", fields[9] = "direction", fields[10] = "opening";
+            fields[11] = "counter";
+            break;
+        case ZM_COMP_DUST:
+            np = 1, len_mask = 1;
+            fields[1] = "tau_g", fields[2] = "tau_r", fields[3] = "tau_z", fields[8] = "width";
+            break;
+        default: break;
+        }
+        if (k == ZM_COMP_ARMS) fields[5] = "flocculence";
+        int has_n = k == ZM_COMP_BULGE || k == ZM_COMP_COMPANION || k == ZM_COMP_ARMS;
         for (int fi = 0; fi < 12; fi++) {
-            if (k != ZM_COMP_ARMS && fi >= 9) continue;
-            if (k != ZM_COMP_ARMS && k != ZM_COMP_RING && k != ZM_COMP_BAR && fi == 8) continue;
-            if (k != ZM_COMP_BULGE && fi == 5) continue;
+            if (fi >= 8 && fi - 8 >= np) continue;
+            if (!has_n && fi == 5) continue;
             snprintf(names[k][fi], sizeof names[k][fi], "%s_%s", cn, fields[fi]);
             float *v = OWN(zm_malloc(m * sizeof(float)));
             for (long i = 0; i < n; i++) {
@@ -764,13 +1131,14 @@ int zm_sim_write_truth(const char *path, const zm_sim_object *o, long n, double 
                 else if (fi == 5) val = c->n;
                 else if (fi == 6) val = c->q;
                 else if (fi == 7) val = c->pa;
-                else val = (k == ZM_COMP_RING && fi == 8) ? (float)(c->p[0] * ps) : c->p[fi - 8];
+                else val = (len_mask >> (fi - 8) & 1) ? (float)(c->p[fi - 8] * ps) : c->p[fi - 8];
                 v[i] = val;
             }
-            const char *unit = (fi >= 1 && fi <= 3) ? "nanomaggy"
-                               : (fi == 4 || (k == ZM_COMP_RING && fi == 8)) ? "arcsec"
-                               : (fi == 7 || (k == ZM_COMP_ARMS && (fi == 9 || fi == 10))) ? "deg"
-                                                                                             : "";
+            int extra = fi >= 8;
+            const char *unit = (fi >= 1 && fi <= 3) ? (k == ZM_COMP_DUST ? "" : "nanomaggy")
+                               : (fi == 4 || (extra && (len_mask >> (fi - 8) & 1))) ? "arcsec"
+                               : (fi == 7 || (extra && (deg_mask >> (fi - 8) & 1))) ? "deg"
+                                                                                     : "";
             cols[nc++] = (col_spec){names[k][fi], "E", unit, TFLOAT, v};
         }
     }
@@ -778,7 +1146,9 @@ int zm_sim_write_truth(const char *path, const zm_sim_object *o, long n, double 
     /* noise-free vote fractions (stars: NaN) */
     int nans = tree ? tree->nanswers : 0;
     char (*vnames)[ZM_GZ_COL_LEN + 16] = zm_calloc((size_t)nans + 1, sizeof *vnames);
-    if (tree && nc + nans + 1 <= MAXC) {
+    if (tree && nc + nans + 1 > MAXC)
+        ZM_ABORT("truth.fits: %d component columns + %d vote fractions exceed MAXC = %d", nc, nans + 1, MAXC);
+    if (tree) {
         double *pr = zm_malloc(((size_t)nans + 1) * sizeof *pr);
         float *vv = OWN(zm_malloc(m * ((size_t)nans + 1) * sizeof(float)));
         for (long i = 0; i < n; i++) {

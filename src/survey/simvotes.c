@@ -2,6 +2,8 @@
  * monotone in the true parameters; every constant is named where it is used. */
 #include "zoomorph/simvotes.h"
 
+#include <fitsio.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,11 +72,14 @@ void zm_sim_vote_probs(const zm_gz_schema *s, const zm_sim_object *o, double *p,
      * disc structure is */
     double feat = disc ? (edge ? 0.85 * v + 0.05
                                : v * (0.25 + 0.6 * (1.0 - bf) + 1.2 * k.fr[ZM_COMP_ARMS] +
-                                      1.5 * k.fr[ZM_COMP_BAR]))
+                                      1.5 * k.fr[ZM_COMP_BAR] + 1.5 * k.fr[ZM_COMP_CLUMPS]))
                        : 0.08;
     feat = clamp(feat, 0.03, 0.95);
     const char *sf[] = {"smooth", "featured-or-disk", "artifact"};
-    double w3[3] = {1.0 - feat - 0.02, feat, 0.02};
+    /* artefacts crossing the field draw "artifact" answers */
+    double art = 0.02 + 0.6 * o->artefact;
+    feat *= 1.0 - art;
+    double w3[3] = {1.0 - feat - art, feat, art};
     set_q(s, p, "smooth-or-featured", sf, w3, 3);
 
     const char *yn[] = {"yes", "no"};
@@ -109,7 +114,9 @@ void zm_sim_vote_probs(const zm_gz_schema *s, const zm_sim_object *o, double *p,
     set_q(s, p, "how-rounded", round, w3, 3);
 
     const char *eb[] = {"boxy", "none", "rounded"};
-    w3[0] = 0.1, w3[1] = bf < 0.05 ? 0.7 : 0.2, w3[2] = bf < 0.05 ? 0.2 : 0.7;
+    int boxy = k.c[ZM_COMP_BULGE] && k.c[ZM_COMP_BULGE]->p[0] > 2.05f;
+    if (boxy) w3[0] = 0.2 + 0.55 * v, w3[1] = 0.1, w3[2] = 0.7 - 0.55 * v;
+    else w3[0] = 0.1, w3[1] = bf < 0.05 ? 0.7 : 0.2, w3[2] = bf < 0.05 ? 0.2 : 0.7;
     set_q(s, p, "edge-on-bulge", eb, w3, 3);
 
     const char *wind[] = {"tight", "medium", "loose"};
@@ -123,10 +130,21 @@ void zm_sim_vote_probs(const zm_gz_schema *s, const zm_sim_object *o, double *p,
     int slot = m >= 5 ? 4 : m - 1;
     for (int i = 0; i < 5; i++) w5[i] = abs(i - slot) == 1 ? 0.1 : i == slot ? 0.6 * v + 0.1 : 0.02;
     w5[5] = 0.15 + 0.3 * (1.0 - v);
+    if (k.c[ZM_COMP_ARMS] && k.c[ZM_COMP_ARMS]->n > 0.0f) w5[5] += 0.5 * k.c[ZM_COMP_ARMS]->n; /* flocculent */
     set_q(s, p, "spiral-arm-count", cnt, w5, 6);
 
     const char *merge[] = {"none", "minor-disturbance", "major-disturbance", "merger"};
+    /* mergers and disturbances: driven by the companion's and the tails' and shells'
+     * light, seen as well as the galaxy is visible */
+    double fcomp = k.fr[ZM_COMP_COMPANION], fdist = k.fr[ZM_COMP_TAIL] + k.fr[ZM_COMP_SHELL];
     double w4[4] = {0.85, 0.1, 0.03, 0.02};
+    if (fcomp > 0) {
+        double sm = clamp(v * (0.6 + 2.0 * fcomp), 0.0, 0.95);
+        w4[0] = 1.0 - sm, w4[1] = 0.15 * sm, w4[2] = 0.3 * sm, w4[3] = 0.55 * sm;
+    } else if (fdist > 0) {
+        double sd = clamp(v * (0.4 + 5.0 * fdist), 0.0, 0.9);
+        w4[0] = 1.0 - sd, w4[1] = 0.55 * sd, w4[2] = 0.35 * sd, w4[3] = 0.1 * sd;
+    }
     set_q(s, p, "merging", merge, w4, 4);
 
     /* volunteer confusion: a small share of answers at random */
@@ -136,7 +154,7 @@ void zm_sim_vote_probs(const zm_gz_schema *s, const zm_sim_object *o, double *p,
             double *x = &p[s->q[q].first + a];
             *x = (1.0 - eps) * *x + eps / s->q[q].nanswers;
         }
-    double fring = k.fr[ZM_COMP_RING];
+    double fring = k.fr[ZM_COMP_RING] + k.fr[ZM_COMP_ORING];
     *p_ring = fring > 0 ? clamp(0.05 + 0.8 * v * clamp(fring * 10.0, 0.0, 1.0), 0.0, 0.95) : 0.02;
 }
 
@@ -174,9 +192,87 @@ void zm_sim_votes_draw(const zm_gz_schema *s, const double *p, double p_ring, in
     free(chosen);
 }
 
-int zm_sim_write_votes(const char *path, const char *rings_path, const zm_gz_schema *s,
-                       const zm_sim_object *o, long n, uint64_t seed, int min_vol, int max_vol,
-                       zm_err *err)
+/* votes.fits: the rows of votes.csv as a binary table (EXTNAME VOTES, ZMSIMVER). */
+static int write_votes_fits(const char *path, const zm_gz_schema *s, const zm_sim_object *o, long n,
+                            const long *rows, long nrows, const int *nvol, const int *counts,
+                            const int *totals, const int *rings, zm_err *err)
+{
+    int na = s->nanswers, nq = s->nquestions, ncol = 6 + 2 * na + nq + 3, st = 0;
+    char **tt = zm_calloc((size_t)ncol, sizeof *tt), **tf = zm_calloc((size_t)ncol, sizeof *tf);
+    char *names = zm_calloc((size_t)ncol, ZM_GZ_COL_LEN + 16);
+    int k = 0;
+#define NAME(...) (snprintf(names + (size_t)k * (ZM_GZ_COL_LEN + 16), ZM_GZ_COL_LEN + 16, __VA_ARGS__), \
+                   tt[k] = names + (size_t)k * (ZM_GZ_COL_LEN + 16))
+    char col[ZM_GZ_COL_LEN];
+    const char *fixed[6][2] = {{"brickname", "16A"}, {"objid", "K"}, {"ra", "D"}, {"dec", "D"},
+                               {"split", "10A"},    {"volunteers", "J"}};
+    for (int i = 0; i < 6; i++, k++) NAME("%s", fixed[i][0]), tf[k] = (char *)fixed[i][1];
+    for (int a = 0; a < na; a++, k++) zm_gz_answer_column(s, a, col), NAME("%s", col), tf[k] = "J";
+    for (int q = 0; q < nq; q++, k++) NAME("%s_total-votes", s->q[q].name), tf[k] = "J";
+    for (int a = 0; a < na; a++, k++) zm_gz_answer_column(s, a, col), NAME("%s_fraction", col), tf[k] = "E";
+    NAME("rare-features_ring"), tf[k++] = "J";
+    NAME("rare-features_total-votes"), tf[k++] = "J";
+    NAME("rare-features_ring_fraction"), tf[k++] = "E";
+#undef NAME
+    fitsfile *f = NULL;
+    char fpath[1300];
+    snprintf(fpath, sizeof fpath, "!%s", path);
+    fits_create_file(&f, fpath, &st);
+    fits_create_tbl(f, BINARY_TBL, 0, ncol, tt, tf, NULL, "VOTES", &st);
+    int ver = ZM_SIM_FORMAT_VERSION;
+    fits_update_key(f, TINT, "ZMSIMVER", &ver, "zoomorph simulator format version", &st);
+    long long *ll = zm_malloc((size_t)(nrows ? nrows : 1) * sizeof *ll);
+    double *dd = zm_malloc((size_t)(nrows ? nrows : 1) * sizeof *dd);
+    int *ii = zm_malloc((size_t)(nrows ? nrows : 1) * sizeof *ii);
+    float *ff = zm_malloc((size_t)(nrows ? nrows : 1) * sizeof *ff);
+    char **ss = zm_malloc((size_t)(nrows ? nrows : 1) * sizeof *ss);
+    if (nrows > 0) {
+        for (long r = 0; r < nrows; r++) ss[r] = (char *)o[rows[r]].brickname;
+        fits_write_col(f, TSTRING, 1, 1, 1, nrows, ss, &st);
+        for (long r = 0; r < nrows; r++) ll[r] = o[rows[r]].objid;
+        fits_write_col(f, TLONGLONG, 2, 1, 1, nrows, ll, &st);
+        for (long r = 0; r < nrows; r++) dd[r] = o[rows[r]].ra;
+        fits_write_col(f, TDOUBLE, 3, 1, 1, nrows, dd, &st);
+        for (long r = 0; r < nrows; r++) dd[r] = o[rows[r]].dec;
+        fits_write_col(f, TDOUBLE, 4, 1, 1, nrows, dd, &st);
+        for (long r = 0; r < nrows; r++) ss[r] = (char *)zm_sim_split_names[o[rows[r]].split];
+        fits_write_col(f, TSTRING, 5, 1, 1, nrows, ss, &st);
+        fits_write_col(f, TINT, 6, 1, 1, nrows, (void *)nvol, &st);
+        for (int a = 0; a < na; a++) {
+            for (long r = 0; r < nrows; r++) ii[r] = counts[(size_t)r * na + a];
+            fits_write_col(f, TINT, 7 + a, 1, 1, nrows, ii, &st);
+        }
+        for (int q = 0; q < nq; q++) {
+            for (long r = 0; r < nrows; r++) ii[r] = totals[(size_t)r * nq + q];
+            fits_write_col(f, TINT, 7 + na + q, 1, 1, nrows, ii, &st);
+        }
+        for (int a = 0; a < na; a++) {
+            for (long r = 0; r < nrows; r++) {
+                int t = totals[(size_t)r * nq + s->question_of[a]];
+                ff[r] = t ? (float)((double)counts[(size_t)r * na + a] / t) : NAN;
+            }
+            fits_write_col(f, TFLOAT, 7 + na + nq + a, 1, 1, nrows, ff, &st);
+        }
+        fits_write_col(f, TINT, ncol - 2, 1, 1, nrows, (void *)rings, &st);
+        fits_write_col(f, TINT, ncol - 1, 1, 1, nrows, (void *)nvol, &st);
+        for (long r = 0; r < nrows; r++) ff[r] = (float)((double)rings[r] / nvol[r]);
+        fits_write_col(f, TFLOAT, ncol, 1, 1, nrows, ff, &st);
+    }
+    int st2 = 0;
+    if (f) fits_close_file(f, st ? &st2 : &st);
+    free(ll), free(dd), free(ii), free(ff), free(ss), free(tt), free(tf), free(names);
+    (void)n;
+    if (st) {
+        char msg[FLEN_ERRMSG];
+        fits_get_errstatus(st, msg);
+        return zm_err_set(err, ZM_EIO, "%s: cannot write the votes table: %s", path, msg);
+    }
+    return 0;
+}
+
+int zm_sim_write_votes(const char *path, const char *fits_path, const char *rings_path,
+                       const zm_gz_schema *s, const zm_sim_object *o, long n, uint64_t seed,
+                       int min_vol, int max_vol, zm_err *err)
 {
     FILE *f = fopen(path, "w");
     if (!f) return zm_err_set(err, ZM_EIO, "cannot create %s", path);
@@ -201,10 +297,15 @@ int zm_sim_write_votes(const char *path, const char *rings_path, const zm_gz_sch
     }
     fprintf(f, ",rare-features_ring,rare-features_total-votes,rare-features_ring_fraction\n");
     double *p = zm_malloc((size_t)s->nanswers * sizeof *p);
-    int *counts = zm_malloc((size_t)s->nanswers * sizeof *counts);
-    int *totals = zm_malloc((size_t)s->nquestions * sizeof *totals);
+    size_t nn = (size_t)(n ? n : 1);
+    /* every galaxy's row is kept for votes.fits */
+    int *all_counts = zm_malloc(nn * (size_t)s->nanswers * sizeof *all_counts);
+    int *all_totals = zm_malloc(nn * (size_t)s->nquestions * sizeof *all_totals);
+    int *all_nvol = zm_malloc(nn * sizeof *all_nvol), *all_ring = zm_malloc(nn * sizeof *all_ring);
+    long *rows = zm_malloc(nn * sizeof *rows), nrows = 0;
     for (long i = 0; i < n; i++) {
         if (o[i].cls == ZM_SIM_STAR) continue;
+        int *counts = all_counts + (size_t)nrows * s->nanswers, *totals = all_totals + (size_t)nrows * s->nquestions;
         zm_rng r;
         /* top bit set: never collides with the brick streams of simsurvey.c */
         zm_rng_seed(&r, seed, (1ULL << 63) | ((uint64_t)o[i].brick_index << 24) | (uint64_t)o[i].objid);
@@ -213,6 +314,8 @@ int zm_sim_write_votes(const char *path, const char *rings_path, const zm_gz_sch
         int ring;
         zm_sim_vote_probs(s, &o[i], p, &pring);
         zm_sim_votes_draw(s, p, pring, nvol, &r, counts, totals, &ring);
+        rows[nrows] = i, all_nvol[nrows] = nvol, all_ring[nrows] = ring;
+        nrows++;
         fprintf(f, "%s,%ld,%.8f,%.8f,%s,%d", o[i].brickname, o[i].objid, o[i].ra, o[i].dec,
                 zm_sim_split_names[o[i].split], nvol);
         for (int a = 0; a < s->nanswers; a++) fprintf(f, ",%d", counts[a]);
@@ -232,9 +335,13 @@ int zm_sim_write_votes(const char *path, const char *rings_path, const zm_gz_sch
                         o[i].objid, zm_sim_split_names[o[i].split]);
         }
     }
-    free(p), free(counts), free(totals);
+    free(p);
     int bad = fclose(f) != 0;
-    if (fr && fclose(fr) != 0) return zm_err_set(err, ZM_EIO, "cannot write %s", rings_path);
-    if (bad) return zm_err_set(err, ZM_EIO, "cannot write %s", path);
-    return 0;
+    int rc = 0;
+    if (fr && fclose(fr) != 0) rc = zm_err_set(err, ZM_EIO, "cannot write %s", rings_path);
+    if (!rc && bad) rc = zm_err_set(err, ZM_EIO, "cannot write %s", path);
+    if (!rc && fits_path)
+        rc = write_votes_fits(fits_path, s, o, n, rows, nrows, all_nvol, all_counts, all_totals, all_ring, err);
+    free(all_counts), free(all_totals), free(all_nvol), free(all_ring), free(rows);
+    return rc;
 }

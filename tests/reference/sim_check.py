@@ -63,6 +63,37 @@ def check_votes(path, truth):
                     fail(f"{q}_{a}_fraction wrong")
         if int(r["rare-features_ring"]) > nv:
             fail("more ring votes than volunteers")
+    # votes.fits: the same rows and values as votes.csv
+    vf = fits.getdata(os.path.join(os.path.dirname(path), "votes.fits"), "VOTES")
+    if len(vf) != len(rows):
+        fail(f"votes.fits has {len(vf)} rows, votes.csv {len(rows)}")
+    for c in rows[0].keys():
+        if c not in vf.columns.names:
+            fail(f"votes.fits lacks column {c}")
+        a = vf[c]
+        b = [r[c] for r in rows]
+        if a.dtype.kind in "U S".split() or a.dtype.kind == "U":
+            same = all(str(x).strip() == y for x, y in zip(a, b))
+        else:
+            same = np.allclose(a.astype(float), np.array(b, dtype=float), atol=1e-3, equal_nan=True)
+        if not same:
+            fail(f"votes.fits column {c} differs from votes.csv")
+    # tags.csv and interest.csv: columns, known tags, scores 0..5, split
+    import csv as _csv
+    known = {"ring", "spiral", "bar", "merger", "tidal", "shell", "edge-on", "dust-lane",
+             "overlapping", "elliptical", "boxy-bulge", "star", "artifact", "lens",
+             "irregular", "clumpy", "diffuse", "flocculent"}
+    with open(os.path.join(os.path.dirname(path), "tags.csv")) as f:
+        tags = list(_csv.DictReader(f))
+    for t in tags:
+        if t["tag"] not in known or t["split"] not in ("train", "validation", "test"):
+            fail(f"bad tags.csv row {t}")
+    with open(os.path.join(os.path.dirname(path), "interest.csv")) as f:
+        inter = list(_csv.DictReader(f))
+    if len(inter) != len(rows) or not all(0 <= int(r["score"]) <= 5 for r in inter):
+        fail("interest.csv: one score 0..5 per galaxy expected")
+    print(f"votes.fits = votes.csv ({len(vf)} rows); tags.csv: {len(tags)} tags; "
+          f"interest.csv: {len(inter)} scores")
     # rings.csv: the paper's rule applied to these votes
     with open(os.path.join(os.path.dirname(path), "rings.csv")) as f:
         rings = list(csv.DictReader(f))
@@ -162,8 +193,8 @@ def main():
                 if other or xi - rad < 0 or yi - rad < 0 or xi + rad > img.shape[1] or yi + rad > img.shape[0]:
                     continue
                 ratios.append(img[m].sum() / cat[f"flux_{band}"][k])
-                if band == "r" and cls[int(cat["objid"][k])] != "spiral":
-                    # light-weighted (spirals excluded: a one-armed spiral is lopsided) centroid inside 2 r50 + 5 px
+                if band == "r" and cls[int(cat["objid"][k])] not in ("spiral", "merger", "disturbed", "lens", "irregular"):
+                    # light-weighted (spirals, mergers and disturbed galaxies excluded: lopsided) centroid inside 2 r50 + 5 px
                     mm = (xx - xi) ** 2 + (yy - yi) ** 2 < (2 * rpx + 5) ** 2
                     v = img[mm]
                     cx, cy = (v * xx[mm]).sum() / v.sum(), (v * yy[mm]).sum() / v.sum()

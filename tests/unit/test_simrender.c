@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "testutil.h"
+#include "zoomorph/log.h"
+#include "zoomorph/rng.h"
 #include "zoomorph/simrender.h"
 #include "zoomorph/simsurvey.h"
 
@@ -258,6 +261,135 @@ START_TEST(brick_grid_matches_legacy_surveys)
 }
 END_TEST
 
+
+/* A merger (host bulge + disc, companion, two tails, a shell) and a dusty edge-on
+ * disc: fluxes kept, fast path against the reference (pixel residual relative to the
+ * peak, total flux, half-light radius), and the dust lane darkens the mid-plane. */
+static zm_sim_galaxy merger_galaxy(void)
+{
+    zm_sim_galaxy g;
+    memset(&g, 0, sizeof g);
+    g.x = 120.4, g.y = 118.7;
+    zm_sim_comp c[5] = {
+        {ZM_COMP_BULGE, {3, 5, 7}, 3.0f, 3.0f, 0.8f, 20.0f, {0}},
+        {ZM_COMP_DISC, {6, 8, 9}, 10.0f, 1.0f, 0.6f, 20.0f, {0}},
+        {ZM_COMP_COMPANION, {3, 4, 5}, 5.0f, 2.0f, 0.7f, 70.0f, {14.0f, -9.0f}},
+        {ZM_COMP_TAIL, {1, 1.5f, 1.5f}, 11.0f, 1.0f, 0.8f, 10.0f, {2, 50, 30, 8}},
+        {ZM_COMP_SHELL, {0.5f, 0.7f, 0.8f}, 25.0f, 1.0f, 1.0f, 0.0f, {2.5f, 120.0f, 2.0f}},
+    };
+    g.ncomp = 5;
+    memcpy(g.comp, c, sizeof c);
+    return g;
+}
+
+START_TEST(new_components_fast_vs_reference)
+{
+    zm_sim_psf psf[3];
+    const double fwhm[3] = {6.2, 5.5, 5.0};
+    for (int b = 0; b < 3; b++) zm_sim_psf_make(&psf[b], fwhm[b], 3.5);
+    for (int t = 0; t < 3; t++) {
+        zm_sim_galaxy g = t == 0 ? merger_galaxy() : composite();
+        if (t == 2) {
+            /* a big dusty edge-on disc with a boxy bulge */
+            g = one_component(ZM_COMP_DISC, 1.0, 30.0, 0.15, 30.0);
+            g.comp[1] = (zm_sim_comp){ZM_COMP_BULGE, {2, 3, 4}, 6.0f, 2.0f, 0.6f, 30.0f, {3.5f}};
+            g.comp[2] = (zm_sim_comp){ZM_COMP_DUST, {0.9f, 0.7f, 0.5f}, 30.0f, 1.0f, 0.15f, 30.0f, {1.5f}};
+            g.ncomp = 3;
+        }
+        const char *name = t == 0 ? "merger" : t == 1 ? "composite" : "dusty edge-on";
+        zm_sim_stamp fast = {0}, ref = {0};
+        int half = zm_sim_stamp_half(&g, 256);
+        zm_sim_render_galaxy(&g, half, psf, 9, 0, &fast);
+        zm_sim_render_galaxy(&g, half, psf, 9, 1, &ref);
+        ck_assert_int_eq(fast.w, ref.w);
+        size_t n = (size_t)3 * fast.w * fast.h;
+        float peak = 0;
+        for (size_t i = 0; i < n; i++) peak = ref.pix[i] > peak ? ref.pix[i] : peak;
+        double worst = 0;
+        for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(fast.pix[i] - ref.pix[i]) / peak);
+        double want = 0;
+        for (int c = 0; c < g.ncomp; c++)
+            if (g.comp[c].kind != ZM_COMP_DUST) want += g.comp[c].flux[1];
+        double ff = band_sum(&fast, 1), fr = band_sum(&ref, 1);
+        double rf = half_light_radius(&fast, 1, g.x, g.y), rr = half_light_radius(&ref, 1, g.x, g.y);
+        printf("%s: fast vs reference: max |diff| %.2e of the peak; r flux %.5f / %.5f (want %.5f); "
+               "half-light radius %.3f / %.3f px\n", name, worst, ff, fr, want, rf, rr);
+        ck_assert(worst < 2e-3);
+        ck_assert(fabs(ff / want - 1) < 1e-4 && fabs(fr / want - 1) < 1e-4);
+        ck_assert(fabs(rf / rr - 1) < 0.01);
+        zm_sim_stamp_free(&fast), zm_sim_stamp_free(&ref);
+    }
+    /* the lane: no PSF, mid-plane against the same disc without dust at 1 r50 */
+    zm_sim_galaxy g = one_component(ZM_COMP_DISC, 1.0, 30.0, 0.15, 0.0);
+    zm_sim_stamp a = {0}, d = {0};
+    int half = zm_sim_stamp_half(&g, 256);
+    zm_sim_render_galaxy(&g, half, NULL, 9, 0, &a);
+    g.comp[1] = (zm_sim_comp){ZM_COMP_DUST, {0.9f, 0.7f, 0.5f}, 30.0f, 1.0f, 0.15f, 0.0f, {1.5f}};
+    g.ncomp = 2;
+    zm_sim_render_galaxy(&g, half, NULL, 9, 0, &d);
+    /* PA 0: the major axis runs north (+y); pixel at (x, y + 30) */
+    size_t at = (size_t)(lround(g.y) + 30 - a.y0) * a.w + (size_t)(lround(g.x) - a.x0);
+    size_t off = at + 3; /* 3 px off the mid-plane */
+    double dim_g = d.pix[at] / a.pix[at], dim_z = d.pix[(size_t)2 * a.w * a.h + at] / a.pix[(size_t)2 * a.w * a.h + at];
+    printf("dust lane: mid-plane / no dust = %.3f (g), %.3f (z); 3 px off: %.3f (r)\n", dim_g, dim_z,
+           d.pix[(size_t)a.w * a.h + off] / a.pix[(size_t)a.w * a.h + off]);
+    ck_assert(dim_g < 0.3 && dim_z > dim_g);
+    ck_assert(fabs(band_sum(&d, 0) / 10.0 - 1.0) < 1e-4);
+    zm_sim_stamp_free(&a), zm_sim_stamp_free(&d);
+    for (int b = 0; b < 3; b++) zm_sim_psf_free(&psf[b]);
+}
+END_TEST
+
+/* Render speed of the fast path against the reference on galaxies drawn like the
+ * survey's (default sizes and magnitudes): printed, and the fast path must be faster. */
+START_TEST(render_speed)
+{
+    zm_sim_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.pixscale = 0.262, cfg.bar_fraction = 0.3, cfg.ring_fraction = 0.08, cfg.dust_fraction = 0.8;
+    cfg.outer_ring_fraction = 0.4, cfg.flocculent_fraction = 0.3, cfg.r50_max = 30.0;
+    zm_sim_psf psf[3];
+    const double fwhm[3] = {1.55 / 0.262, 1.35 / 0.262, 1.25 / 0.262};
+    for (int b = 0; b < 3; b++) zm_sim_psf_make(&psf[b], fwhm[b], 3.5);
+    zm_rng r;
+    zm_rng_seed(&r, 5, 1);
+    enum { N = 60 };
+    zm_sim_object *o = calloc(N, sizeof *o);
+    for (int i = 0; i < N; i++) {
+        /* r: N(<m) ~ 10^(0.6 m) in [14, 17.77]; r50 log-normal around 6" at 16.5 */
+        double u = zm_rng_uniform(&r), a = pow(10.0, 0.6 * 14.0), b = pow(10.0, 0.6 * 17.77);
+        double mag = log10(a + u * (b - a)) / 0.6;
+        double r50 = 6.0 * pow(10.0, -0.15 * (mag - 16.5) + 0.18 * zm_rng_normal(&r));
+        r50 = fmin(fmax(r50, 1.5), 30.0);
+        /* the default class mix of params_sim.c */
+        static const double frac[ZM_SIM_STAR] = {0.11, 0.15, 0.45, 0.1, 0.06, 0.05, 0.01, 0.04, 0.03};
+        double uc = zm_rng_uniform(&r);
+        int cls = 0;
+        while (cls < ZM_SIM_STAR - 1 && (uc -= frac[cls]) >= 0) cls++;
+        zm_sim_draw_galaxy(&cfg, &r, cls, mag, r50, 400.3, 400.6, &o[i]);
+    }
+    zm_sim_stamp st = {0};
+    double t[2];
+    for (int exact = 0; exact < 2; exact++) {
+        int n = exact ? N / 6 : N;
+        /* CPU time of this thread: the machine is shared */
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        for (int i = 0; i < n; i++)
+            zm_sim_render_galaxy(&o[i].g, zm_sim_stamp_half(&o[i].g, 256), psf, 9, exact, &st);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+        t[exact] = ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)) / n;
+    }
+    printf("render speed (CPU time, survey-like galaxies): fast %.1f ms/galaxy = %.0f galaxies/s; "
+           "reference %.1f ms/galaxy = %.1f galaxies/s (x%.1f)\n", 1e3 * t[0], 1.0 / t[0], 1e3 * t[1],
+           1.0 / t[1], t[1] / t[0]);
+    ck_assert(t[0] < t[1]);
+    zm_sim_stamp_free(&st);
+    free(o);
+    for (int b = 0; b < 3; b++) zm_sim_psf_free(&psf[b]);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -269,6 +401,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, rendering_is_deterministic);
     tcase_add_test(tc, separable_psf_matches_full_kernel);
     tcase_add_test(tc, brick_grid_matches_legacy_surveys);
+    tcase_add_test(tc, new_components_fast_vs_reference);
+    tcase_add_test(tc, render_speed);
     suite_add_tcase(s, tc);
     int rc = zt_run_suite(s);
     MPI_Finalize();

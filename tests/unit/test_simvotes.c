@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "zoomorph/simlabels.h"
 #include "zoomorph/simvotes.h"
 
 static zm_sim_cfg test_cfg(void)
@@ -33,7 +34,7 @@ START_TEST(votes_follow_the_tree)
         zm_rng_seed(&r, 5, (uint64_t)g);
         zm_sim_object o;
         memset(&o, 0, sizeof o);
-        zm_sim_draw_galaxy(&cfg, &r, g % 4, 14.5 + 3.0 * zm_rng_uniform(&r),
+        zm_sim_draw_galaxy(&cfg, &r, g % ZM_SIM_STAR, 14.5 + 3.0 * zm_rng_uniform(&r),
                            2.0 + 10.0 * zm_rng_uniform(&r), 0, 0, &o);
         o.psf_fwhm[1] = 1.3f;
         zm_sim_vote_probs(&s, &o, p, &pr);
@@ -104,6 +105,72 @@ START_TEST(spiral_fraction_rises_with_arm_strength)
 }
 END_TEST
 
+
+/* Mergers and disturbed galaxies: the merging question follows them (mean "merger"
+ * and "none" fractions by class), the edge-on-bulge question follows boxy bulges, and
+ * the sparse labels: tags only on galaxies with the feature (before wrong tags), the
+ * researcher's interest highest for mergers and lowest for plain galaxies. */
+START_TEST(merging_votes_tags_and_interest_follow_truth)
+{
+    zm_gz_schema s;
+    zm_err err = {0};
+    ck_assert_int_eq(zm_gz_schema_decals(&s, &err), 0);
+    zm_sim_cfg cfg = test_cfg();
+    cfg.dust_fraction = 0.8;
+    int a_none = zm_gz_answer_find(&s, "merging_none"), a_mer = zm_gz_answer_find(&s, "merging_merger");
+    int a_box = zm_gz_answer_find(&s, "edge-on-bulge_boxy");
+    ck_assert(a_none >= 0 && a_mer >= 0 && a_box >= 0);
+    const int cls[4] = {ZM_SIM_SPIRAL, ZM_SIM_ELLIPTICAL, ZM_SIM_MERGER, ZM_SIM_DISTURBED};
+    double mean_none[4] = {0}, mean_mer[4] = {0}, interest[4] = {0}, box[2] = {0};
+    int nbox[2] = {0}, ntag_merger[4] = {0};
+    const int N = 400;
+    int t_merger = -1;
+    for (int t = 0; t < zm_sim_ntags; t++)
+        if (!strcmp(zm_sim_tag_names[t], "merger")) t_merger = t;
+    ck_assert(t_merger >= 0);
+    double p[64], pr;
+    for (int c = 0; c < 4; c++)
+        for (int g = 0; g < N; g++) {
+            zm_rng r;
+            zm_rng_seed(&r, 9, (uint64_t)(c * N + g));
+            zm_sim_object o;
+            memset(&o, 0, sizeof o);
+            zm_sim_draw_galaxy(&cfg, &r, cls[c], 15.0 + 2.5 * zm_rng_uniform(&r), 4.0 + 8.0 * zm_rng_uniform(&r),
+                               0, 0, &o);
+            o.psf_fwhm[1] = 1.3f;
+            zm_sim_vote_probs(&s, &o, p, &pr);
+            mean_none[c] += p[a_none] / N, mean_mer[c] += p[a_mer] / N;
+            interest[c] += zm_sim_interest_true(&o) / N;
+            ntag_merger[c] += zm_sim_tag_prob(&o, t_merger) > 0;
+        }
+    for (int g = 0; g < N; g++) {
+        zm_rng r;
+        zm_rng_seed(&r, 10, (uint64_t)g);
+        zm_sim_object o;
+        memset(&o, 0, sizeof o);
+        zm_sim_draw_galaxy(&cfg, &r, ZM_SIM_EDGEON, 15.0, 8.0, 0, 0, &o);
+        o.psf_fwhm[1] = 1.3f;
+        zm_sim_vote_probs(&s, &o, p, &pr);
+        int boxy = 0;
+        for (int k = 0; k < o.g.ncomp; k++)
+            if (o.g.comp[k].kind == ZM_COMP_BULGE && o.g.comp[k].p[0] > 2.05f) boxy = 1;
+        box[boxy] += p[a_box], nbox[boxy]++;
+    }
+    for (int c = 0; c < 4; c++)
+        printf("class %-10s: mean merging none %.3f, merger %.3f; researcher interest %.2f; "
+               "merger-taggable %d/%d\n", zm_sim_class_names[cls[c]], mean_none[c], mean_mer[c],
+               interest[c], ntag_merger[c], N);
+    printf("edge-on-bulge boxy: %.3f for boxy bulges (%d), %.3f for others (%d)\n", box[1] / nbox[1], nbox[1],
+           box[0] / nbox[0], nbox[0]);
+    ck_assert(mean_mer[2] > 3.0 * mean_mer[0] && mean_mer[2] > mean_mer[3]);
+    ck_assert(mean_none[0] > mean_none[3] && mean_none[3] > mean_none[2]);
+    ck_assert(interest[2] > 3.0 && interest[3] > 2.0 && interest[0] < 1.0 && interest[1] < 1.0);
+    ck_assert(ntag_merger[0] == 0 && ntag_merger[1] == 0 && ntag_merger[2] == N);
+    ck_assert(nbox[1] > 0 && box[1] / nbox[1] > 2.0 * box[0] / nbox[0]);
+    zm_gz_schema_free(&s);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -111,6 +178,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("simvotes");
     tcase_add_test(tc, votes_follow_the_tree);
     tcase_add_test(tc, spiral_fraction_rises_with_arm_strength);
+    tcase_add_test(tc, merging_votes_tags_and_interest_follow_truth);
     suite_add_tcase(su, tc);
     int rc = zt_run_suite(su);
     MPI_Finalize();
