@@ -16,6 +16,9 @@ void zm_signals_install(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    /* a file-size limit (ulimit -f) or a full quota: let the write fail with EFBIG and be
+     * reported, instead of the process dying */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 int zm_signal_pending(void) { return (int)g_signal; }

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -431,6 +433,36 @@ static void parent_group(zm_store *s, const char *path)
     }
 }
 
+/* Space is allocated when a dataset is created: check first that the file may grow by
+ * bytes (file-size limit, free space on its file system), so that a full disk is a clear
+ * error before anything is written, and the store stays readable. Rank 0 decides. */
+static int check_room(zm_store *s, unsigned long long bytes, const char *what, zm_err *err)
+{
+    int st = 0;
+    if (s->ctx.rank == 0) {
+        struct stat sb;
+        unsigned long long have = stat(s->path, &sb) == 0 ? (unsigned long long)sb.st_size : 0;
+        unsigned long long margin = bytes / 20 > (4ull << 20) ? bytes / 20 : (4ull << 20); /* metadata, other fields */
+        unsigned long long need = have + bytes + margin;
+        struct rlimit rl;
+        struct statvfs vs;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", s->path);
+        if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && need > (unsigned long long)rl.rlim_cur)
+            st = zm_err_set(err, ZM_EIO,
+                            "store %s: %s needs %.1f MB more, but the file-size limit (ulimit -f) is %.1f MB; "
+                            "nothing was written", s->path, what, bytes / 1e6, (double)rl.rlim_cur / 1e6);
+        else if (statvfs(dirname(dir), &vs) == 0 && (unsigned long long)vs.f_bavail * vs.f_frsize < bytes + (1ull << 20))
+            st = zm_err_set(err, ZM_EIO,
+                            "store %s: %s needs %.1f MB but its file system has %.1f MB free; nothing was written",
+                            s->path, what, bytes / 1e6, (double)vs.f_bavail * vs.f_frsize / 1e6);
+    }
+    ZM_CHECK_MPI(MPI_Bcast(&st, 1, MPI_INT, 0, s->ctx.comm));
+    if (st) ZM_CHECK_MPI(MPI_Bcast(err->msg, ZM_ERR_MSG_LEN, MPI_CHAR, 0, s->ctx.comm));
+    err->code = st ? st : err->code;
+    return st;
+}
+
 int zm_store_define(zm_store *s, const zm_field *f, unsigned long long nrows, int replace,
                     zm_err *err)
 {
@@ -449,6 +481,7 @@ int zm_store_define(zm_store *s, const zm_field *f, unsigned long long nrows, in
         }
         ZM_CHECK_H5(H5Ldelete(s->file, f->path, H5P_DEFAULT));
     }
+    if (check_room(s, nrows * (unsigned long long)zm_field_row_bytes(f), f->path, err)) return err->code;
     parent_group(s, f->path);
     hsize_t dims[4], maxd[4], chunk[4];
     dims[0] = nrows;
