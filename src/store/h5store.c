@@ -647,19 +647,8 @@ int zm_store_append(zm_store *s, const zm_field *f, unsigned long long nlocal, c
     long long total = zm_allreduce_sum_ll(&s->ctx, (long long)nlocal);
     long long before = zm_exscan_ll(&s->ctx, (long long)nlocal);
     if (total == 0) return 0;
-    hid_t d = H5Dopen2(s->file, f->path, H5P_DEFAULT);
-    ZM_CHECK_H5(d);
-    hid_t fs = H5Dget_space(d);
-    ZM_CHECK_H5(fs);
-    hsize_t dims[4];
-    int nd = H5Sget_simple_extent_dims(fs, dims, NULL);
-    ZM_CHECK_H5(nd);
-    ZM_CHECK_H5(H5Sclose(fs));
-    dims[0] = have + (unsigned long long)total;
-    herr_t er = H5Dset_extent(d, dims);
-    ZM_CHECK_H5(H5Dclose(d));
-    if (zm_any(&s->ctx, er < 0))
-        return zm_err_set(err, ZM_EIO, "store %s: cannot extend %s", s->path, f->path);
+    rc = zm_store_resize(s, f->path, have + (unsigned long long)total, err);
+    if (rc) return rc;
     zm_range r = {have + (unsigned long long)before, nlocal};
     return zm_store_write(s, f, &r, 1, buf, err);
 }

@@ -29,6 +29,15 @@ static void count_nearest(const float *in, long nx, long ny, double x, double y,
     }
 }
 
+/* The input pixels [*a, *b] within sup of position v on an axis of n pixels. */
+static void taps_within(double v, double sup, long n, long *a, long *b)
+{
+    *a = (long)ceil(v - sup);
+    *b = (long)floor(v + sup);
+    if (*a < 0) *a = 0;
+    if (*b > n - 1) *b = n - 1;
+}
+
 void zm_resample_ref(const float *in, long nx, long ny, const zm_affine *m, int ow, int oh,
                      float *out, zm_resample_stats *st)
 {
@@ -41,12 +50,9 @@ void zm_resample_ref(const float *in, long nx, long ny, const zm_affine *m, int 
         for (int c = 0; c < ow; c++) {
             double x = m->ox + m->axc * c + m->axr * r, y = m->oy + m->ayc * c + m->ayr * r;
             count_nearest(in, nx, ny, x, y, st);
-            long x0 = (long)ceil(x - sup), x1 = (long)floor(x + sup);
-            long y0 = (long)ceil(y - sup), y1 = (long)floor(y + sup);
-            if (x0 < 0) x0 = 0;
-            if (y0 < 0) y0 = 0;
-            if (x1 > nx - 1) x1 = nx - 1;
-            if (y1 > ny - 1) y1 = ny - 1;
+            long x0, x1, y0, y1;
+            taps_within(x, sup, nx, &x0, &x1);
+            taps_within(y, sup, ny, &y0, &y1);
             double acc = 0, wsum = 0;
             for (long j = y0; j <= y1; j++) {
                 double wy = zm_lanczos3((j - y) / s);
@@ -116,12 +122,9 @@ static void resample_general(const float *in, long nx, long ny, const zm_affine 
         for (int c = 0; c < ow; c++) {
             double x = m->ox + m->axc * c + m->axr * r, y = m->oy + m->ayc * c + m->ayr * r;
             count_nearest(in, nx, ny, x, y, st);
-            long x0 = (long)ceil(x - sup), x1 = (long)floor(x + sup);
-            long y0 = (long)ceil(y - sup), y1 = (long)floor(y + sup);
-            if (x0 < 0) x0 = 0;
-            if (y0 < 0) y0 = 0;
-            if (x1 > nx - 1) x1 = nx - 1;
-            if (y1 > ny - 1) y1 = ny - 1;
+            long x0, x1, y0, y1;
+            taps_within(x, sup, nx, &x0, &x1);
+            taps_within(y, sup, ny, &y0, &y1);
             float acc = 0, wsum = 0;
             if (x1 >= x0 && y1 >= y0) {
                 int ntx = (int)(x1 - x0 + 1), nty = (int)(y1 - y0 + 1);
