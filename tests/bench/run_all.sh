@@ -1,0 +1,10 @@
+#!/bin/bash
+# Every benchmark, each against its peer measured in the same run (make bench). About 15
+# minutes on 2 cores; run it on an otherwise idle machine. Results: docs/benchmarks.md.
+set -euo pipefail
+build="${1:-build}"
+here=$(cd "$(dirname "$0")" && pwd)
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}"
+echo "## cutouts"; OPENBLAS_NUM_THREADS=1 bash "$here/bench_cutout.sh" "$build"
+echo "## isolation forest"; bash "$here/bench_iforest.sh" "$build"
+echo "## CNN engine"; bash "$here/bench_nn.sh" "$build"
