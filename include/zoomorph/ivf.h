@@ -27,6 +27,9 @@ typedef struct {
 /* Collective. Trains the quantiser (iters Lloyd iterations) and fills the lists. */
 int zm_ivf_build(const zm_ctx *ctx, zm_ivf *ix, const float *x, long nloc, int d, long long id0, int nlist,
                  int iters, uint64_t seed, zm_err *err);
+/* Rebuilds this rank's lists from stored centroids (nlist x d) and each row's list. */
+void zm_ivf_from_lists(zm_ivf *ix, const float *centroids, int nlist, int d, const float *x, long nloc, long long id0,
+                       const int *lists);
 /* Collective: every rank passes the same queries; all get the merged top-k. nprobe is
  * clamped to nlist. */
 void zm_ivf_search(const zm_ctx *ctx, const zm_ivf *ix, const float *q, int nq, int k, int nprobe, long long *ids,

@@ -46,6 +46,10 @@ void zm_work_chunks_free(zm_chunk *c, int n);
  * attribute of vote and prediction datasets). */
 void zm_tree_columns(const zm_gz_schema *tree, char *buf, size_t n);
 
+/* Collective: a fingerprint of the vectors x (rows [r0, r0 + n) of this rank, n x d)
+ * that does not depend on how rows are split over ranks (stage_index.c). */
+unsigned long long zm_vectors_fingerprint(const zm_ctx *ctx, const float *x, long n, int d, unsigned long long r0);
+
 /* Fault injection for tests: when ZM_FAULT_KILL="<stage>:<round>[:<rank>]" names this
  * stage and round, that rank (default 0) kills itself with SIGKILL, as a node failure
  * would, after the round's writes; ZM_FAULT_SIGNAL (same form) makes it raise SIGUSR1,

@@ -15,11 +15,53 @@
 #include "stage_common.h"
 #include "zoomorph/crossmatch.h"
 #include "zoomorph/gallery.h"
+#include "zoomorph/ivf.h"
 #include "zoomorph/knn.h"
 #include "zoomorph/log.h"
 #include "zoomorph/table.h"
 
 #define MAXQ 10000
+
+/* The stored IVF index (zoomorph index): checks it was built from these vectors, rebuilds
+ * this rank's lists from /index/list, probes nprobe lists. Collective. */
+static int search_ivf(const zm_ctx *ctx, zm_store *s, const char *path, unsigned long long fp, const float *x,
+                      long nloc, int d, unsigned long long r0, const float *qv, int nq, int k, int nprobe,
+                      long long *ids, float *dist, zm_err *err)
+{
+    char ver[32] = "", sp[128] = "", fps[64] = "", want[64];
+    unsigned long long cd[4] = {0};
+    snprintf(want, sizeof want, "%016llx", fp);
+    if (zm_store_get_attr(s, "/index", "format_version", ver, sizeof ver) || zm_store_shape(s, "/index/centroids", cd, err) != 2)
+        return zm_err_set(err, ZM_ESTATE, "store %s has no index; run 'zoomorph index' first", zm_store_path(s));
+    zm_store_get_attr(s, "/index", "space", sp, sizeof sp);
+    zm_store_get_attr(s, "/index", "fingerprint", fps, sizeof fps);
+    if (strcmp(ver, "1"))
+        return zm_err_set(err, ZM_EFORMAT, "store %s: index format version %s; this zoomorph reads 1; run 'zoomorph index' again",
+                          zm_store_path(s), ver);
+    if (strcmp(sp, path) || strcmp(fps, want) || (int)cd[1] != d)
+        return zm_err_set(err, ZM_ESTATE, "store %s: the index was built from other vectors (%s, fingerprint %s; now %s, %s); "
+                          "run 'zoomorph index' again", zm_store_path(s), sp, fps, path, want);
+    int nlist = (int)cd[0];
+    if (nprobe > nlist) {
+        zm_warn0("similar: nprobe %d is more than the %d lists; probing all of them", nprobe, nlist);
+        nprobe = nlist;
+    }
+    float *cent = zm_malloc((size_t)nlist * d * sizeof *cent);
+    int *lists = zm_malloc((size_t)(nloc ? nloc : 1) * sizeof *lists);
+    zm_range all = {0, (unsigned long long)nlist}, mine = {r0, (unsigned long long)nloc};
+    int rc = zm_store_read(s, "/index/centroids", ZM_DT_F32, 0, &all, 1, cent, err);
+    if (!rc) rc = zm_store_read(s, "/index/list", ZM_DT_I32, 0, &mine, 1, lists, err);
+    if (zm_any(ctx, rc)) {
+        free(cent), free(lists);
+        return rc ? rc : zm_err_set(err, ZM_EIO, "reading the index failed on another rank");
+    }
+    zm_ivf ix;
+    zm_ivf_from_lists(&ix, cent, nlist, d, x, nloc, (long long)r0, lists);
+    zm_ivf_search(ctx, &ix, qv, nq, k, nprobe, ids, dist);
+    zm_ivf_free(&ix);
+    free(cent), free(lists);
+    return 0;
+}
 
 static int run_similar(const zm_stage_args *a, zm_err *err)
 {
@@ -126,6 +168,7 @@ static int run_similar(const zm_stage_args *a, zm_err *err)
     float *x = zm_malloc((size_t)(nloc ? nloc : 1) * d * sizeof *x);
     zm_range mine = {r0, (unsigned long long)nloc};
     if (!rc) rc = zm_store_read(s, path, ZM_DT_F32, 0, &mine, 1, x, err);
+    unsigned long long fp = zm_vectors_fingerprint(ctx, x, nloc, d, r0);
     /* rows without a representation (rejected stamps) cannot be neighbours: push them far */
     for (long i = 0; i < nloc; i++)
         for (int j = 0; j < d; j++)
@@ -136,9 +179,16 @@ static int run_similar(const zm_stage_args *a, zm_err *err)
     }
     long long *ids = zm_malloc((size_t)nq * (k + 1) * sizeof *ids);
     float *dist = zm_malloc((size_t)nq * (k + 1) * sizeof *dist);
-    /* k + 1: the query itself comes back first */
-    zm_knn_exact(x, nloc, d, (long long)r0, qv, nq, k + 1, ids, dist);
-    zm_knn_merge(ctx, nq, k + 1, ids, dist);
+    const int use_ivf = !strcmp(zm_param_str(p, "similar.method"), "ivf");
+    if (!rc && use_ivf)
+        rc = search_ivf(ctx, s, path, fp, x, nloc, d, r0, qv, nq, k + 1, (int)zm_param_int(p, "similar.nprobe"), ids, dist, err);
+    if (rc) {
+        /* every rank has the same error */
+    } else if (!use_ivf) {
+        /* k + 1: the query itself comes back first */
+        zm_knn_exact(x, nloc, d, (long long)r0, qv, nq, k + 1, ids, dist);
+        zm_knn_merge(ctx, nq, k + 1, ids, dist);
+    }
     if (!rc && ctx->rank == 0) {
         const char *out = zm_param_str(p, "similar.output");
         FILE *f = fopen(out, "w");

@@ -32,6 +32,25 @@ static void assign(const float *x, long n, int d, const float *c, int k, int *la
     free(id), free(dd);
 }
 
+/* Groups this rank's rows by list. */
+static void fill_lists(zm_ivf *ix, const float *x, long nloc, long long id0, const int *lab)
+{
+    const int d = ix->d, nlist = ix->nlist;
+    ix->off = zm_calloc((size_t)nlist + 1, sizeof *ix->off);
+    for (long i = 0; i < nloc; i++) ix->off[lab[i] + 1]++;
+    for (int c = 0; c < nlist; c++) ix->off[c + 1] += ix->off[c];
+    ix->vec = zm_malloc((size_t)(nloc ? nloc : 1) * d * sizeof *ix->vec);
+    ix->ids = zm_malloc((size_t)(nloc ? nloc : 1) * sizeof *ix->ids);
+    long *pos = zm_malloc((size_t)nlist * sizeof *pos);
+    memcpy(pos, ix->off, (size_t)nlist * sizeof *pos);
+    for (long i = 0; i < nloc; i++) {
+        long p = pos[lab[i]]++;
+        memcpy(ix->vec + (size_t)p * d, x + (size_t)i * d, (size_t)d * sizeof(float));
+        ix->ids[p] = id0 + i;
+    }
+    free(pos);
+}
+
 int zm_ivf_build(const zm_ctx *ctx, zm_ivf *ix, const float *x, long nloc, int d, long long id0, int nlist, int iters,
                  uint64_t seed, zm_err *err)
 {
@@ -114,20 +133,20 @@ int zm_ivf_build(const zm_ctx *ctx, zm_ivf *ix, const float *x, long nloc, int d
     free(sum);
     /* the lists */
     assign(x, nloc, d, ix->centroids, nlist, lab, NULL);
-    ix->off = zm_calloc((size_t)nlist + 1, sizeof *ix->off);
-    for (long i = 0; i < nloc; i++) ix->off[lab[i] + 1]++;
-    for (int c = 0; c < nlist; c++) ix->off[c + 1] += ix->off[c];
-    ix->vec = zm_malloc((size_t)(nloc ? nloc : 1) * d * sizeof *ix->vec);
-    ix->ids = zm_malloc((size_t)(nloc ? nloc : 1) * sizeof *ix->ids);
-    long *pos = zm_malloc((size_t)nlist * sizeof *pos);
-    memcpy(pos, ix->off, (size_t)nlist * sizeof *pos);
-    for (long i = 0; i < nloc; i++) {
-        long p = pos[lab[i]]++;
-        memcpy(ix->vec + (size_t)p * d, x + (size_t)i * d, (size_t)d * sizeof(float));
-        ix->ids[p] = id0 + i;
-    }
-    free(pos), free(lab);
+    fill_lists(ix, x, nloc, id0, lab);
+    free(lab);
     return 0;
+}
+
+void zm_ivf_from_lists(zm_ivf *ix, const float *centroids, int nlist, int d, const float *x, long nloc, long long id0,
+                       const int *lists)
+{
+    memset(ix, 0, sizeof *ix);
+    ix->d = d;
+    ix->nlist = nlist;
+    ix->centroids = zm_malloc((size_t)nlist * d * sizeof *ix->centroids);
+    memcpy(ix->centroids, centroids, (size_t)nlist * d * sizeof *ix->centroids);
+    fill_lists(ix, x, nloc, id0, lists);
 }
 
 void zm_ivf_search(const zm_ctx *ctx, const zm_ivf *ix, const float *q, int nq, int k, int nprobe, long long *ids,
