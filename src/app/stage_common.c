@@ -171,3 +171,17 @@ void zm_tree_columns(const zm_gz_schema *tree, char *buf, size_t n)
         strncat(buf, c, n - strlen(buf) - 1);
     }
 }
+
+int zm_search_space(const zm_params *p, zm_store *s, char *path, unsigned long long *n, int *d, zm_err *err)
+{
+    const char *space = zm_param_str(p, "similar.space");
+    if (!strcmp(space, "embedding")) snprintf(path, 128, "/representation/embedding");
+    else snprintf(path, 128, "/pca/%s", space);
+    unsigned long long dims[4] = {0};
+    if (zm_store_shape(s, path, dims, err) != 2)
+        return zm_err_set(err, ZM_ESTATE, "store %s has no %s ([similar] space = %s); run 'zoomorph pca' (with that size "
+                          "in [pca] sizes) first", zm_store_path(s), path, space);
+    *n = dims[0];
+    *d = (int)dims[1];
+    return 0;
+}

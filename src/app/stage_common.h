@@ -46,6 +46,11 @@ void zm_work_chunks_free(zm_chunk *c, int n);
  * attribute of vote and prediction datasets). */
 void zm_tree_columns(const zm_gz_schema *tree, char *buf, size_t n);
 
+/* The vectors of [similar] space (/pca/coords_<k> or /representation/embedding) into
+ * path (128 bytes) and their rows and dimension; ZM_ESTATE naming the key when the store
+ * has none. */
+int zm_search_space(const zm_params *p, zm_store *s, char *path, unsigned long long *n, int *d, zm_err *err);
+
 /* Collective: a fingerprint of the vectors x (rows [r0, r0 + n) of this rank, n x d)
  * that does not depend on how rows are split over ranks (stage_index.c). */
 unsigned long long zm_vectors_fingerprint(const zm_ctx *ctx, const float *x, long n, int d, unsigned long long r0);

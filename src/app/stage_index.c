@@ -39,18 +39,13 @@ static int run_index(const zm_stage_args *a, zm_err *err)
     const zm_params *p = a->params;
     zm_store *s = NULL;
     if (zm_stage_open_store(a, 1, "pca", &s, err)) return ZM_EXIT_INPUT;
-    const char *space = zm_param_str(p, "similar.space");
     char path[128];
-    if (!strcmp(space, "embedding")) snprintf(path, sizeof path, "/representation/embedding");
-    else snprintf(path, sizeof path, "/pca/%s", space);
-    unsigned long long dims[4] = {0};
-    if (zm_store_shape(s, path, dims, err) != 2) {
-        zm_err_set(err, ZM_ESTATE, "store %s has no %s ([similar] space = %s)", zm_store_path(s), path, space);
+    unsigned long long N = 0;
+    int d = 0;
+    if (zm_search_space(p, s, path, &N, &d, err)) {
         zm_store_close(s);
         return ZM_EXIT_INPUT;
     }
-    const unsigned long long N = dims[0];
-    const int d = (int)dims[1];
     int nlist = (int)zm_param_int(p, "index.nlist");
     if ((unsigned long long)nlist * 8 > N) {
         int n2 = (int)(N / 8 > 1 ? N / 8 : 1);

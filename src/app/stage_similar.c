@@ -114,18 +114,14 @@ static int run_similar(const zm_stage_args *a, zm_err *err)
     }
     zm_store *s = NULL;
     if (zm_stage_open_store(a, 0, "embed", &s, err)) return ZM_EXIT_INPUT;
-    const char *space = zm_param_str(p, "similar.space");
     char path[128];
-    if (!strcmp(space, "embedding")) snprintf(path, sizeof path, "/representation/embedding");
-    else snprintf(path, sizeof path, "/pca/%s", space);
-    unsigned long long dims[4] = {0};
-    if (zm_store_shape(s, path, dims, err) != 2) {
-        zm_err_set(err, ZM_ESTATE, "store %s has no %s ([similar] space = %s); run 'zoomorph pca' first", zm_store_path(s), path, space);
+    unsigned long long N = 0;
+    int d = 0;
+    if (zm_search_space(p, s, path, &N, &d, err)) {
         zm_store_close(s);
         return ZM_EXIT_INPUT;
     }
-    const unsigned long long N = dims[0];
-    const int d = (int)dims[1], k = (int)zm_param_int(p, "similar.k"), cosine = !strcmp(zm_param_str(p, "similar.metric"), "cosine");
+    const int k = (int)zm_param_int(p, "similar.k"), cosine = !strcmp(zm_param_str(p, "similar.metric"), "cosine");
     const double radius = zm_param_real(p, "similar.radius_arcsec");
     /* every rank reads the positions to resolve sky queries (they are small) */
     double *ra = zm_malloc((size_t)N * sizeof *ra), *dec = zm_malloc((size_t)N * sizeof *dec);
