@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,4 +92,11 @@ void zt_write_f64(const char *path, const double *v, size_t n)
     ck_assert_msg(f != NULL, "cannot write %s", path);
     ck_assert_uint_eq(fwrite(v, sizeof *v, n, f), n);
     fclose(f);
+}
+
+int zt_run_suite_mpi(Suite *s)
+{
+    int rc = zt_run_suite(s), any = 0;
+    MPI_Allreduce(&rc, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return any;
 }

@@ -27,5 +27,8 @@ void zt_write_f64(const char *path, const double *v, size_t n);
 
 /* Runs a Check suite, returns the process exit code. */
 int zt_run_suite(Suite *s);
+/* The same in an MPI test: every rank runs the suite; the exit code is 1 on every rank if
+ * any rank failed (MPI must be initialised). */
+int zt_run_suite_mpi(Suite *s);
 
 #endif

@@ -105,8 +105,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, against_sklearn);
     suite_add_tcase(s, tc);
-    int rc = zt_run_suite(s), any = 0;
-    MPI_Allreduce(&rc, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    int rc = zt_run_suite_mpi(s);
     MPI_Finalize();
-    return any;
+    return rc;
 }

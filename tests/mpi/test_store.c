@@ -245,10 +245,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, one_writer_at_a_time);
     tcase_add_test(tc, half_precision);
     suite_add_tcase(su, tc);
-    int rc = zt_run_suite(su);
-    int any = 0;
-    MPI_Allreduce(&rc, &any, 1, MPI_INT, MPI_MAX, ctx.comm);
+    int rc = zt_run_suite_mpi(su);
     zm_ctx_free(&ctx);
     MPI_Finalize();
-    return any;
+    return rc;
 }
