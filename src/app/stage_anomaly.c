@@ -105,6 +105,7 @@ static int run_anomaly(const zm_stage_args *a, zm_err *err)
                        "isolation-forest anomaly score 2^(-E[h]/c(psi)); higher is more anomalous"};
         rc = zm_store_define(s, &fs, (unsigned long long)N, 1, err);
         if (!rc) rc = zm_store_write(s, &fs, &mine, 1, sc, err);
+        if (!rc) rc = zm_catalogue_register(s, "iforest_score", fs.path, err);
     }
     /* everyone gathers all scores (N floats) for the rankings */
     float *all = zm_malloc((size_t)(N ? N : 1) * sizeof *all);

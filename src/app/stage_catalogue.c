@@ -6,7 +6,8 @@
  * Monte-Carlo dropout spread when embed made one, otherwise the standard deviation of
  * the predicted Dirichlet), and the PCA-10 coordinates. TUNIT and TDISP where they
  * apply; the versions, the store and the config of every stage in the header;
- * CHECKSUM and DATASUM. Rank 0 streams the rows from the store in chunks.
+ * CHECKSUM and DATASUM. Columns that later stages registered (zm_catalogue_register:
+ * the anomaly score, fine-tuned predictions) join the same table. Rank 0 streams the rows from the store in chunks.
  */
 #include <fitsio.h>
 #include <math.h>
@@ -27,6 +28,44 @@ typedef struct {
     char unit[24];
     char disp[16];
 } colspec;
+
+#define MAX_EXTRA 64
+#define MAX_EXTRA_WIDTH 64
+
+/* A column registered by a later stage (zm_catalogue_register): its dataset and width. */
+typedef struct {
+    char name[72];
+    char path[256];
+    int width;
+} extra_col;
+
+/* The registered columns that exist with one row per galaxy; others are skipped with a
+ * warning naming them (a registered dataset removed or from an older run). */
+static int extra_columns(zm_store *s, unsigned long long N, extra_col *x, int max)
+{
+    char buf[8192];
+    if (zm_store_get_attr(s, ZM_CATALOGUE_REGISTRY, "columns", buf, sizeof buf)) return 0;
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t && n < max; t = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        unsigned long long dims[4] = {0};
+        zm_err e = {0};
+        int nd = zm_store_shape(s, eq + 1, dims, &e);
+        int width = nd == 1 ? 1 : nd == 2 ? (int)dims[1] : 0;
+        if (nd < 1 || dims[0] != N || width < 1 || width > MAX_EXTRA_WIDTH) {
+            zm_warn("catalogue: column %s (%s) skipped: %s", t, eq + 1,
+                    nd < 0 ? e.msg : "expected one value or a vector of at most 64 per galaxy");
+            continue;
+        }
+        snprintf(x[n].name, sizeof x[n].name, "%s", t);
+        snprintf(x[n].path, sizeof x[n].path, "%s", eq + 1);
+        x[n++].width = width;
+    }
+    return n;
+}
 
 static int fits_fail(const char *path, int status, const char *doing, zm_err *err)
 {
@@ -53,8 +92,8 @@ static void write_header(fitsfile *f, zm_store *s, int *status)
     char store[FLEN_VALUE];
     snprintf(store, sizeof store, "%.68s", zm_store_path(s));
     fits_update_key(f, TSTRING, "ZMSTORE", store, "the run's store", status);
-    static const char *stages[] = {"plan", "cutout", "votes", "pretrain", "embed", "pca"};
-    for (int k = 0; k < 6; k++) {
+    static const char *stages[] = {"plan", "cutout", "votes", "pretrain", "embed", "pca", "anomaly", "finetune"};
+    for (int k = 0; k < 8; k++) {
         char path[64], cfg[32768];
         snprintf(path, sizeof path, "/meta/stages/%s", stages[k]);
         if (zm_store_get_attr(s, path, "config", cfg, sizeof cfg)) continue;
@@ -106,6 +145,14 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
             snprintf(cs[nc++].disp, 16, "F6.4");
         }
         if (has_pca) cs[nc++] = (colspec){"pca10", "10E", "", "F9.4"};
+        extra_col xc[MAX_EXTRA];
+        int nx = rc ? 0 : extra_columns(s, N, xc, MAX_EXTRA);
+        for (int k = 0; k < nx; k++) {
+            snprintf(cs[nc].name, 72, "%s", xc[k].name);
+            snprintf(cs[nc].form, 16, "%dE", xc[k].width);
+            if (zm_store_get_attr(s, xc[k].path, "units", cs[nc].unit, sizeof cs[nc].unit)) cs[nc].unit[0] = 0;
+            snprintf(cs[nc++].disp, 16, "G12.5");
+        }
         fitsfile *f = NULL;
         int st = 0;
         char path[4200];
@@ -128,7 +175,7 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
         double *d = zm_malloc(m * sizeof *d);
         int *ii = zm_malloc(m * sizeof *ii);
         float *fr = zm_malloc(m * (size_t)(A ? A : 1) * sizeof *fr), *sd = zm_malloc(m * (size_t)(A ? A : 1) * sizeof *sd);
-        float *col = zm_malloc(m * 10 * sizeof *col);
+        float *col = zm_malloc(m * MAX_EXTRA_WIDTH * sizeof *col);
         char(*br)[ZM_NAME_LEN] = zm_malloc(m * sizeof *br);
         char **bp = zm_malloc(m * sizeof *bp);
         float *conc = zm_malloc(m * (size_t)(A ? A : 1) * sizeof *conc);
@@ -172,6 +219,10 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
             if (!rc && has_pca) {
                 rc = zm_store_read(s, "/pca/coords_10", ZM_DT_F32, 0, &r, 1, col, err);
                 FAIL_IF(fits_write_col(f, TFLOAT, c++, row, 1, (LONGLONG)cnt * 10, col, &st));
+            }
+            for (int k = 0; k < nx && !rc; k++) {
+                rc = zm_store_read(s, xc[k].path, ZM_DT_F32, 0, &r, 1, col, err);
+                FAIL_IF(fits_write_colnull(f, TFLOAT, c++, row, 1, (LONGLONG)cnt * xc[k].width, col, NULL, &st));
             }
 #undef FAIL_IF
         }

@@ -185,3 +185,21 @@ int zm_search_space(const zm_params *p, zm_store *s, char *path, unsigned long l
     *d = (int)dims[1];
     return 0;
 }
+
+int zm_catalogue_register(zm_store *s, const char *column, const char *dataset, zm_err *err)
+{
+    char old[8192], out[8192];
+    size_t used = 0, want = strlen(column);
+    if (zm_store_get_attr(s, ZM_CATALOGUE_REGISTRY, "columns", old, sizeof old)) old[0] = '\0';
+    out[0] = '\0';
+    char *save = NULL;
+    for (char *t = strtok_r(old, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (strncmp(t, column, want) == 0 && t[want] == '=') continue; /* replaced below */
+        used += (size_t)snprintf(out + used, sizeof out - used, "%s%s", used ? "," : "", t);
+    }
+    int n = snprintf(out + used, sizeof out - used, "%s%s=%s", used ? "," : "", column, dataset);
+    if (n < 0 || (size_t)n >= sizeof out - used)
+        return zm_err_set(err, ZM_ECONFIG, "catalogue column registry of %s is full (%zu bytes)",
+                          zm_store_path(s), sizeof out);
+    return zm_store_set_attr(s, ZM_CATALOGUE_REGISTRY, "columns", out);
+}

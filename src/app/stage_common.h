@@ -75,4 +75,12 @@ void zm_cutout_cfg_from_params(const zm_params *p, zm_cutout_cfg *cfg, zm_field_
 int zm_survey_bands(const zm_params *p, int wanted[ZM_MAX_BANDS], zm_err *err);
 extern const char *const zm_band_letters[ZM_MAX_BANDS];
 
+/* Catalogue columns added by later stages. A stage that writes a per-galaxy dataset
+ * (one value, or a short vector, per row of /galaxies) registers it under a column name;
+ * `zoomorph catalogue` adds every registered column that exists with one row per galaxy.
+ * The registry is the attribute "columns" of /meta/catalogue: "name=path" entries,
+ * comma-separated; registering a name again replaces its path. Collective. */
+#define ZM_CATALOGUE_REGISTRY "/meta/catalogue"
+int zm_catalogue_register(zm_store *s, const char *column, const char *dataset, zm_err *err);
+
 #endif

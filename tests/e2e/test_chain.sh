@@ -1,6 +1,7 @@
 #!/bin/bash
 # The chain after the cutouts on a small simulated survey: votes -> pretrain (2 epochs)
-# -> embed (2 and 3 ranks agree; Monte-Carlo dropout) -> pca -> catalogue (read back by
+# -> embed (2 and 3 ranks agree; Monte-Carlo dropout) -> pca -> anomaly -> catalogue (with the
+# anomaly score joined; read back by
 # astropy, fitsverify without errors); a model whose channels do not match the stamps, a
 # store without /galaxies and a second writer are refused with clear messages.
 set -euo pipefail
@@ -25,6 +26,7 @@ cp s.h5 s3.h5
 zt_mpi 2 embed "${common[@]}" > embed2.log 2>&1
 zt_mpi 3 embed "${common[@]}" --set store.path="$work/s3.h5" > embed3.log 2>&1
 zt_mpi 2 pca "${common[@]}" > pca.log 2>&1
+zt_mpi 3 anomaly "${common[@]}" --set anomaly.output="$work/anomalies.csv" > anomaly.log 2>&1
 zt_mpi 1 catalogue "${common[@]}" --set catalogue.path="$work/cat.fits" > cat.log 2>&1
 $ZM_PYTHON - "$work" <<'PY'
 import sys, h5py, numpy as np
@@ -51,6 +53,11 @@ t = Table.read(f"{w}/cat.fits")
 assert len(t) == n and "smooth-or-featured_smooth_fraction" in t.colnames and "merging_merger_fraction_std" in t.colnames
 assert np.allclose(t["smooth-or-featured_smooth_fraction"][good], vf[good, 0], atol=1e-6)
 assert str(t["ra"].unit) == "deg" and t["pca10"].shape == (n, 10)
+# a later stage's registered column joins the table, row for row
+sc = a["anomaly/iforest_score"][:]
+assert "iforest_score" in t.colnames, t.colnames
+assert np.array_equal(np.isnan(t["iforest_score"]), np.isnan(sc))
+assert np.allclose(t["iforest_score"][good], sc[good], atol=0)
 hist = a["pretrain/history"][:]
 assert hist.shape[0] == 2 and np.isfinite(hist).all()
 print(f"chain: {n} galaxies; pretrain history {hist[:, :2].tolist()}; catalogue {len(t.colnames)} columns")
