@@ -10,7 +10,11 @@ question, over the test galaxies whose question volunteers answered:
   for (a)).
 Prints a markdown table.
 
-usage: model_card_eval.py STORE TRUTH.fits
+With --catalogue CAT.fits the predictions are read from the catalogue's
+`<question>_<answer>_fraction` columns instead (matched to store rows by id): the error of
+the whole chain, bricks -> cutouts -> embed -> catalogue, not only of the model.
+
+usage: model_card_eval.py STORE TRUTH.fits [--catalogue CAT.fits]
 """
 import sys
 
@@ -25,6 +29,14 @@ def main():
     votes = f["labels/votes"][:]
     has = f["labels/has_votes"][:].astype(bool)
     pred = f["predictions/vote_fraction"][:]
+    if len(sys.argv) > 4 and sys.argv[3] == "--catalogue":
+        cat = fits.open(sys.argv[4])[1].data
+        row = {int(i): k for k, i in enumerate(cat["id"])}
+        ids = f["galaxies/id"][:]
+        ci = np.array([row.get(int(i), -1) for i in ids])
+        if (ci < 0).any():
+            raise SystemExit("%d store rows are not in the catalogue" % (ci < 0).sum())
+        pred = np.stack([np.asarray(cat[c + "_fraction"], dtype=np.float64)[ci] for c in cols], 1)
     split = f["pretrain/split"][:]
     ra, dec = f["galaxies/ra"][:], f["galaxies/dec"][:]
     t = fits.open(sys.argv[2])[1].data
