@@ -97,4 +97,47 @@ zt_mpi 1 pca "${common[@]}" > e4.log 2>&1; rc=$?
 set -e
 rm -f s.h5.lock
 zt_expect_rc 1 $rc e4.log "is being written by another run (other-host pid 12345"
+# A second decision tree from a file (Galaxy Zoo 2, config/trees/gz2.tree): votes, a
+# 37-output head, predictions and catalogue columns named after its answers.
+cp s.h5 gz2.h5
+$ZM_PYTHON - "$work" "$ZM_SOURCE_DIR/config/trees/gz2.tree" <<'PY'
+import sys, h5py, numpy as np
+w, tree = sys.argv[1], sys.argv[2]
+cols = []
+for line in open(tree):
+    line = line.split("#")[0].strip()
+    if line:
+        q, rest = line.split(":", 1)
+        cols += [f"{q.strip()}_{a.strip()}" for a in rest.split("|")[0].split(",")]
+assert len(cols) == 37
+f = h5py.File(f"{w}/gz2.h5", "r")
+ids = f["galaxies/id"][:]
+rng = np.random.default_rng(5)
+with open(f"{w}/gz2_votes.csv", "w") as out:
+    out.write("id," + ",".join(cols) + "\n")
+    for i in ids:
+        out.write("%d," % i + ",".join(str(v) for v in rng.integers(0, 12, len(cols))) + "\n")
+PY
+gz2=(--set store.path="$work/gz2.h5" --set labels.tree="$ZM_SOURCE_DIR/config/trees/gz2.tree"
+     --set labels.votes="$work/gz2_votes.csv" --set labels.match=id --set model.output="$work/gz2_model.h5"
+     --set train.epochs=1 --set embed.weights="$work/gz2_model.h5")
+zt_mpi 2 votes "${common[@]}" "${gz2[@]}" > gz2_votes.log 2>&1
+zt_mpi 2 pretrain "${common[@]}" "${gz2[@]}" > gz2_pretrain.log 2>&1
+zt_mpi 2 embed "${common[@]}" "${gz2[@]}" > gz2_embed.log 2>&1
+zt_mpi 1 catalogue "${common[@]}" "${gz2[@]}" --set catalogue.path="$work/gz2_cat.fits" > gz2_cat.log 2>&1
+$ZM_PYTHON - "$work" <<'PY'
+import sys, h5py, numpy as np
+from astropy.table import Table
+w = sys.argv[1]
+f = h5py.File(f"{w}/gz2.h5", "r")
+assert f["labels/votes"].shape[1] == 37 and f["predictions/vote_fraction"].shape[1] == 37
+cols = f["predictions/vote_fraction"].attrs["columns"].decode().split(",")
+assert cols[0] == "smooth-or-features_smooth" and cols[-1] == "arms-number_cant-tell", cols
+vf = f["predictions/vote_fraction"][:]
+good = np.isfinite(vf).all(1)
+assert good.sum() > 0 and np.allclose(vf[good][:, 31:37].sum(1), 1, atol=1e-5)
+t = Table.read(f"{w}/gz2_cat.fits")
+assert "odd-feature_dust-lane_fraction" in t.colnames
+print("GZ2 tree from a file: 11 questions, 37 answers through votes, pretrain, embed, catalogue")
+PY
 echo "e2e chain: ok"

@@ -83,6 +83,33 @@ START_TEST(file_and_errors)
 }
 END_TEST
 
+/* The shipped Galaxy Zoo 2 tree (config/trees/gz2.tree): 11 tasks, 37 answers, with the
+ * dependencies of Willett et al. (2013). */
+START_TEST(gz2_tree_file)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config/trees/gz2.tree", zt_env("ZM_SOURCE_DIR", "."));
+    zm_gz_schema s;
+    zm_err err = {0};
+    ck_assert_msg(zm_gz_schema_load(&s, path, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s.nquestions, 11);
+    ck_assert_int_eq(s.nanswers, 37);
+    struct { const char *q, *parent; } dep[] = {
+        {"smooth-or-features", NULL}, {"edge-on", "smooth-or-features_features-or-disk"},
+        {"bar", "edge-on_no"}, {"spiral", "edge-on_no"}, {"bulge-prominence", "edge-on_no"},
+        {"odd", NULL}, {"rounded", "smooth-or-features_smooth"}, {"odd-feature", "odd_yes"},
+        {"bulge-shape", "edge-on_yes"}, {"arms-winding", "spiral_spiral"}, {"arms-number", "spiral_spiral"}};
+    for (int i = 0; i < 11; i++) {
+        int q = zm_gz_question_find(&s, dep[i].q);
+        ck_assert_msg(q == i, "%s is question %d", dep[i].q, q);
+        ck_assert_int_eq(s.q[q].parent, dep[i].parent ? zm_gz_answer_find(&s, dep[i].parent) : -1);
+    }
+    ck_assert_int_eq(s.q[zm_gz_question_find(&s, "odd-feature")].nanswers, 7);
+    ck_assert_int_ge(zm_gz_answer_find(&s, "arms-number_more-than-4"), 0);
+    zm_gz_schema_free(&s);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -90,6 +117,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("gzschema");
     tcase_add_test(tc, decals_tree);
     tcase_add_test(tc, file_and_errors);
+    tcase_add_test(tc, gz2_tree_file);
     suite_add_tcase(su, tc);
     int rc = zt_run_suite(su);
     MPI_Finalize();
