@@ -131,6 +131,7 @@ typedef struct {
     int check_finite; /* forward checks every layer's output (default 1) */
     int last_mode;    /* mode of the last forward (backward follows it) */
     int last_n;       /* batch of the last forward */
+    int mc_first;     /* first op that is random in ZM_MODE_MC (a dropout); n_ops if none */
     double *prof;     /* NULL, or n_ops seconds that forward/backward add each op's time to */
     int *readers;     /* per tensor: how many ops read it */
     float *fold;      /* inference: folded BN scale and shift of one layer */
@@ -149,6 +150,12 @@ void zm_net_free(zm_net *net);
  * ZM_EVALUE when check_finite is on and a layer produced NaN/inf: err names the first
  * such layer and the rest of the forward pass is not run (skip the step or stop). */
 int zm_net_forward(zm_net *net, const float *x, int n, zm_mode mode, zm_err *err);
+/* Another Monte-Carlo dropout pass over the same input, after a zm_net_forward in
+ * ZM_MODE_MC: only the ops from the first dropout (mc_first) run again; the ones before
+ * it are deterministic in that mode and their outputs are kept (the activation plan of
+ * inference_only networks keeps what the rerun reads). In EfficientNets the dropout is
+ * before the head, so a pass costs a head, not a network. Same return as forward. */
+int zm_net_forward_mc_again(zm_net *net, zm_err *err);
 const float *zm_net_output(const zm_net *net); /* n * n_out, after forward */
 const float *zm_net_repr(const zm_net *net);   /* n * repr_dim, after forward */
 int zm_net_repr_dim(const zm_net *net);

@@ -165,7 +165,8 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
             for (int ps = 0; ps < passes && !rc; ps++) {
                 zm_rng_seed(&net->rng, 0xd1ce + (uint64_t)ps, (uint64_t)ranges[0].start);
                 zm_err e = {0};
-                if (zm_net_forward(net, x, m, mc > 0 ? ZM_MODE_MC : ZM_MODE_EVAL, &e)) {
+                /* passes after the first rerun only the ops from the dropout on */
+                if (ps ? zm_net_forward_mc_again(net, &e) : zm_net_forward(net, x, m, mc > 0 ? ZM_MODE_MC : ZM_MODE_EVAL, &e)) {
                     rc = zm_err_set(err, ZM_EVALUE, "embed: %s", e.msg);
                     break;
                 }

@@ -263,6 +263,12 @@ static void plan_activations(zm_net *net)
 {
     size_t B = (size_t)net->cfg.max_batch;
     int nt = net->n_tensors;
+    net->mc_first = net->n_ops;
+    for (int o = 0; o < net->n_ops; o++)
+        if (net->ops[o].kind == ZM_OP_DROPOUT && net->ops[o].p > 0) {
+            net->mc_first = o;
+            break;
+        }
     if (!net->cfg.inference_only) {
         size_t off = 0;
         for (int i = 0; i < nt; i++) {
@@ -282,6 +288,12 @@ static void plan_activations(zm_net *net)
         if (net->ops[o].in1 >= 0) last[net->ops[o].in1] = o;
     }
     last[net->repr] = last[net->output] = last[net->input] = net->n_ops;
+    /* a Monte-Carlo rerun (zm_net_forward_mc_again) reads again what the ops from the
+     * first dropout read: keep those tensors */
+    for (int o = net->mc_first; o < net->n_ops; o++) {
+        last[net->ops[o].in0] = net->n_ops;
+        if (net->ops[o].in1 >= 0) last[net->ops[o].in1] = net->n_ops;
+    }
     for (int o = 0; o < net->n_ops; o++) { /* a fused group reads its inputs until its end */
         int e = fuse_end(net, o);
         for (int k = o; k <= e && e > o; k++) {
@@ -498,15 +510,11 @@ int zm_net_find_nonfinite(const zm_net *net, int n)
     return -1;
 }
 
-int zm_net_forward(zm_net *net, const float *x, int n, zm_mode mode, zm_err *err)
+/* Runs ops [from, n_ops) on the activations in place. */
+static int run_ops(zm_net *net, int from, int n, zm_mode mode, zm_err *err)
 {
-    if (n < 1 || n > net->cfg.max_batch)
-        ZM_ABORT("network %s: batch %d outside 1..%d", net->arch, n, net->cfg.max_batch);
-    net->last_mode = mode;
-    net->last_n = n;
     float *P = net->params;
-    memcpy(zm_net_tensor(net, net->input), x, sizeof(float) * t_size(&net->t[net->input]) * n);
-    for (int o = 0; o < net->n_ops; o++) {
+    for (int o = from; o < net->n_ops; o++) {
         const zm_op *op = &net->ops[o];
         const zm_tensor *ti = &net->t[op->in0], *to = &net->t[op->out];
         float *in = zm_net_tensor(net, op->in0), *out = zm_net_tensor(net, op->out);
@@ -582,6 +590,23 @@ int zm_net_forward(zm_net *net, const float *x, int n, zm_mode mode, zm_err *err
                               net->arch, op->name, o, op->block);
     }
     return 0;
+}
+
+int zm_net_forward(zm_net *net, const float *x, int n, zm_mode mode, zm_err *err)
+{
+    if (n < 1 || n > net->cfg.max_batch)
+        ZM_ABORT("network %s: batch %d outside 1..%d", net->arch, n, net->cfg.max_batch);
+    net->last_mode = mode;
+    net->last_n = n;
+    memcpy(zm_net_tensor(net, net->input), x, sizeof(float) * t_size(&net->t[net->input]) * n);
+    return run_ops(net, 0, n, mode, err);
+}
+
+int zm_net_forward_mc_again(zm_net *net, zm_err *err)
+{
+    if (net->last_mode != ZM_MODE_MC || net->last_n < 1)
+        ZM_ABORT("network %s: zm_net_forward_mc_again needs a forward pass in ZM_MODE_MC first", net->arch);
+    return run_ops(net, net->mc_first, net->last_n, ZM_MODE_MC, err);
 }
 
 void zm_net_zero_grad(zm_net *net) { memset(net->grads, 0, sizeof(float) * net->n_params); }

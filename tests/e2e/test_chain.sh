@@ -23,7 +23,25 @@ zt_mpi 2 pretrain "${common[@]}" > pretrain.log 2>&1
 grep -q "train, 16 validation, 16 test (held out), split as the vote table's split column says" pretrain.log
 grep -q "pretrain: zoonet on" pretrain.log
 cp s.h5 s3.h5
+cp s.h5 smc.h5
 zt_mpi 2 embed "${common[@]}" > embed2.log 2>&1
+# Monte-Carlo dropout: 4 passes (the encoder runs once, the head four times)
+zt_mpi 2 embed "${common[@]}" --set store.path="$work/smc.h5" --set embed.mc_passes=4 > embedmc.log 2>&1
+$ZM_PYTHON - "$work" <<'PY'
+import sys, h5py, numpy as np
+w = sys.argv[1]
+a, m = h5py.File(f"{w}/s.h5", "r"), h5py.File(f"{w}/smc.h5", "r")
+good = (a["cutouts/flags"][:] & 16) == 0
+assert np.array_equal(a["representation/embedding"][:][good], m["representation/embedding"][:][good]), \
+    "dropout is after the pooled representation: MC passes do not change it"
+sd = m["predictions/vote_fraction_std"][:][good]
+vf = m["predictions/vote_fraction"][:][good]
+assert (sd > 0).mean() > 0.9, "the passes differ"
+assert np.allclose(vf[:, 0:3].sum(1), 1, atol=1e-5)
+d = np.abs(vf - a["predictions/vote_fraction"][:][good]).max()
+assert 0 < d < 0.5, d
+print(f"MC dropout: median std {np.median(sd):.4f}, largest shift of the mean {d:.4f}")
+PY
 zt_mpi 3 embed "${common[@]}" --set store.path="$work/s3.h5" > embed3.log 2>&1
 zt_mpi 2 pca "${common[@]}" > pca.log 2>&1
 zt_mpi 3 anomaly "${common[@]}" --set anomaly.output="$work/anomalies.csv" > anomaly.log 2>&1

@@ -205,12 +205,54 @@ START_TEST(network)
 }
 END_TEST
 
+/* Monte-Carlo dropout passes after the first rerun only the ops from the dropout on:
+ * bitwise the same outputs as whole passes with the same dropout draws, on a network with
+ * shared activation buffers and on one without. */
+START_TEST(mc_again)
+{
+    for (int shared = 0; shared < 2; shared++) {
+        zm_net_config cfg = zm_net_config_default("zoonet");
+        cfg.in_size = 48;
+        cfg.max_batch = 4;
+        cfg.dropout = 0.5f;
+        cfg.inference_only = shared;
+        zm_net *net;
+        zm_err err = {0};
+        ck_assert(zm_net_create(&net, &cfg, &err) == 0);
+        ck_assert_int_lt(net->mc_first, net->n_ops);
+        size_t nx = (size_t)4 * 48 * 48, ny = (size_t)4 * cfg.n_out;
+        float *x = malloc(nx * sizeof *x), *full = malloc(ny * sizeof *full), *first = malloc(ny * sizeof *first);
+        zm_rng r;
+        zm_rng_seed(&r, 3, 0);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)zm_rng_normal(&r);
+        zm_rng_seed(&net->rng, 11, 0);
+        ck_assert(zm_net_forward(net, x, 4, ZM_MODE_MC, &err) == 0);
+        memcpy(first, zm_net_output(net), ny * sizeof *first);
+        for (int pass = 1; pass < 4; pass++) {
+            zm_rng_seed(&net->rng, 11 + pass, 0);
+            ck_assert(zm_net_forward(net, x, 4, ZM_MODE_MC, &err) == 0);
+            memcpy(full, zm_net_output(net), ny * sizeof *full);
+            zm_rng_seed(&net->rng, 11, 0);
+            ck_assert(zm_net_forward(net, x, 4, ZM_MODE_MC, &err) == 0);
+            zm_rng_seed(&net->rng, 11 + pass, 0);
+            ck_assert(zm_net_forward_mc_again(net, &err) == 0);
+            ck_assert_msg(memcmp(full, zm_net_output(net), ny * sizeof *full) == 0,
+                          "pass %d (shared buffers %d): rerun differs from a whole pass", pass, shared);
+            ck_assert_msg(memcmp(full, first, ny * sizeof *full) != 0, "dropout draws change the output");
+        }
+        free(x), free(full), free(first);
+        zm_net_free(net);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nn_nets");
     TCase *tc = tcase_create("nets");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, network, 0, (int)(sizeof cases / sizeof cases[0]));
+    tcase_add_test(tc, mc_again);
     suite_add_tcase(s, tc);
     return zt_run_suite(s);
 }
