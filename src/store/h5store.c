@@ -486,6 +486,11 @@ static int check_room(zm_store *s, unsigned long long bytes, const char *what, z
     return st;
 }
 
+int zm_store_check_room(zm_store *s, unsigned long long bytes, const char *what, zm_err *err)
+{
+    return check_room(s, bytes, what, err);
+}
+
 int zm_store_define(zm_store *s, const zm_field *f, unsigned long long nrows, int replace,
                     zm_err *err)
 {
