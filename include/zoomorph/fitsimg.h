@@ -21,8 +21,18 @@ typedef struct {
     char bands[16];        /* BANDS keyword of cubes ("grz"), "" if absent */
 } zm_image;
 
+/* Largest image read: sides and float bytes (a DECaLS brick is 3600 x 3600, 52 MB). A
+ * header asking for more, or for more data than the file can hold, is ZM_EFORMAT before
+ * anything is allocated. */
+#define ZM_IMAGE_MAX_SIDE 65536
+#define ZM_IMAGE_MAX_BYTES ((size_t)4 << 30)
+
 /* Reads the pixels and WCS. with_pixels = 0 reads only the header and WCS. */
 int zm_image_read(const char *path, int with_pixels, zm_image *img, zm_err *err);
+/* The same from n bytes in memory (a FITS file image, opened with cfitsio's
+ * fits_open_memfile, never written); name is used in messages. */
+int zm_image_read_mem(const char *name, const void *data, size_t n, int with_pixels,
+                      zm_image *img, zm_err *err);
 void zm_image_free(zm_image *img);
 
 #endif

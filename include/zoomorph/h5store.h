@@ -110,6 +110,13 @@ int zm_store_set_attr(zm_store *s, const char *objpath, const char *name, const 
 /* Independent. Reads a string attribute into buf; ZM_EMISSING if absent. */
 int zm_store_get_attr(zm_store *s, const char *objpath, const char *name, char *buf, size_t n);
 
+/* Collective. ZM_EIO on every rank, with a message naming the store, what and the limit,
+ * unless the file may grow by bytes plus a margin for metadata (the file-size limit,
+ * ulimit -f, and the free space of its file system). zm_store_define checks this itself;
+ * a stage checks it when it opens the store for writing, because HDF5 left to fail on a
+ * full disk while writing metadata leaves a store it cannot open again. */
+int zm_store_check_room(zm_store *s, unsigned long long bytes, const char *what, zm_err *err);
+
 /* Collective. Stage bookkeeping under /meta/stages/<stage>. begin sets status "running",
  * the start time, rank count and config; end sets "complete" and the end time. */
 int zm_store_stage_begin(zm_store *s, const char *stage, const char *config_text);

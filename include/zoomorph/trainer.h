@@ -59,6 +59,10 @@ typedef struct {
     int nan_policy;        /* ZM_NAN_STOP or ZM_NAN_SKIP */
     long max_steps;        /* stop after this many steps in all (0: no limit; for tests) */
     int verbose;           /* log every epoch on rank 0 */
+    /* called by every rank after each optimiser step (steps counted from 1 over the whole
+     * run); NULL: none. The pretrain stage injects faults there (ZM_FAULT_KILL). */
+    void (*after_step)(void *user, long step);
+    void *after_step_user;
 } zm_train_cfg;
 
 typedef struct {

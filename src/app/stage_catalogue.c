@@ -10,6 +10,7 @@
  * the anomaly score, fine-tuned predictions) join the same table. Rank 0 streams the rows from the store in chunks.
  */
 #include <fitsio.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,8 +156,11 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
         }
         fitsfile *f = NULL;
         int st = 0;
-        char path[4200];
-        snprintf(path, sizeof path, "%s%s", overwrite ? "!" : "", out);
+        /* written beside it and renamed when complete: a full disk or a kill leaves the
+         * old catalogue (or none), never a truncated one */
+        char part[4200], path[4300];
+        snprintf(part, sizeof part, "%s.part%d", out, (int)getpid());
+        snprintf(path, sizeof path, "!%s", part);
         if (!rc && fits_create_file(&f, path, &st)) rc = fits_fail(out, st, "cannot create", err);
         char *ttype[256], *tform[256], *tunit[256];
         for (int k = 0; k < nc; k++) ttype[k] = cs[k].name, tform[k] = cs[k].form, tunit[k] = cs[k].unit;
@@ -230,6 +234,12 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
         if (f) {
             int st2 = 0;
             if (fits_close_file(f, &st2) && !rc) rc = fits_fail(out, st2, "cannot close (disk full?)", err);
+        }
+        if (!rc && rename(part, out) != 0)
+            rc = zm_err_set(err, ZM_EIO, "catalogue %s: cannot rename %s to it: %s", out, part, strerror(errno));
+        if (rc && f) {
+            remove(part);
+            zm_err_prefix(err, "nothing written (disk full or file-size limit?)");
         }
         free(ll), free(d), free(ii), free(fr), free(sd), free(col), free(br), free(bp), free(conc);
         if (!rc) zm_info("catalogue: %llu galaxies, %d columns written to %s", N, nc, out);

@@ -52,6 +52,13 @@ int zm_stage_open_store(const zm_stage_args *a, int writable, const char *need_s
                           "store %s: stage '%s' has not completed; run 'zoomorph %s' first",
                           path, need_stage, need_stage);
     }
+    /* room for the stage marks and attributes before anything is written: a full disk
+     * during a metadata write leaves a store HDF5 cannot open (found by e2e.disk_full) */
+    if (writable && zm_store_check_room(*s, 1ull << 20, "the stage's bookkeeping in /meta", err)) {
+        zm_store_close(*s);
+        *s = NULL;
+        return err->code;
+    }
     return 0;
 }
 

@@ -111,6 +111,12 @@ static double dirichlet(void *user, const float *y, const float *t, int n, int n
     return total;
 }
 
+/* Fault injection for the kill tests: ZM_FAULT_KILL=pretrain:<step>[:<rank>]. */
+static void fault_after_step(void *user, long step)
+{
+    zm_fault_point((const zm_ctx *)user, "pretrain", step);
+}
+
 static int run_pretrain(const zm_stage_args *a, zm_err *err)
 {
     const zm_ctx *ctx = a->ctx;
@@ -236,6 +242,8 @@ static int run_pretrain(const zm_stage_args *a, zm_err *err)
         tc.nan_policy = strcmp(zm_param_str(p, "train.on_nan"), "skip") ? ZM_NAN_STOP : ZM_NAN_SKIP;
         tc.max_steps = (long)zm_param_int(p, "train.max_steps");
         tc.verbose = 1;
+        tc.after_step = fault_after_step;
+        tc.after_step_user = (void *)ctx;
         loss_ctx L = {&tree};
         zm_train_data d = {cache_load, &c, c.C, c.S, tree.nanswers};
         zm_train_loss lf = {dirichlet, &L, tree.nquestions};

@@ -1,12 +1,15 @@
 /*
  * nnfile.c: network weight files in HDF5 (see nn_file.h for the layout).
  * Bad files are returned errors (the HDF5 error stack is silenced while reading);
- * failures while writing a file we just created abort (ZM_CHECK_H5).
+ * files are built in memory and written whole (a full disk is a returned error and leaves
+ * no partial file); HDF5 failures while building one abort (ZM_CHECK_H5).
  */
+#include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "zoomorph/nn_file.h"
 
@@ -50,13 +53,19 @@ static void put_int_attr(hid_t obj, const char *name, hid_t type, const void *v)
 
 int zm_net_save(const zm_net *net, const char *path, zm_err *err)
 {
-    H5E_auto2_t fn;
-    void *fd;
-    H5Eget_auto2(H5E_DEFAULT, &fn, &fd);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    H5Eset_auto2(H5E_DEFAULT, fn, fd);
-    if (f < 0) return zm_err_set(err, ZM_EIO, "weights %s: cannot create file", path);
+    /* Built in memory (HDF5's core driver, no backing store), then written by us beside
+     * path and renamed when complete: a full disk, a file-size limit or a kill leaves the
+     * previous file (or none), never a truncated one, and a failed write is an error, not
+     * an abort. (HDF5 left to write to a full disk fails in H5Fclose and then crashes at
+     * exit; found by e2e.disk_full.) */
+    char part[4200];
+    snprintf(part, sizeof part, "%s.part%d", path, (int)getpid());
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    ZM_CHECK_H5(fapl);
+    ZM_CHECK_H5(H5Pset_fapl_core(fapl, 1 << 20, 0));
+    hid_t f = H5Fcreate(part, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    ZM_CHECK_H5(f);
+    ZM_CHECK_H5(H5Pclose(fapl));
     put_str_attr(f, "format", ZM_NN_FORMAT);
     int v = ZM_NN_FORMAT_VERSION;
     put_int_attr(f, "format_version", H5T_NATIVE_INT, &v);
@@ -72,17 +81,48 @@ int zm_net_save(const zm_net *net, const char *path, zm_err *err)
         hsize_t dims[4];
         for (int k = 0; k < p->ndim; k++) dims[k] = (hsize_t)p->shape[k];
         hid_t sp = H5Screate_simple(p->ndim, dims, NULL);
+        ZM_CHECK_H5(sp);
         hid_t d = H5Dcreate2(g, p->name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT,
                              H5P_DEFAULT);
         ZM_CHECK_H5(d);
         ZM_CHECK_H5(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
         uint32_t crc = zm_crc32(0, data, sizeof(float) * p->count); /* little-endian host */
         put_int_attr(d, "crc32", H5T_NATIVE_UINT32, &crc);
-        H5Dclose(d);
-        H5Sclose(sp);
+        ZM_CHECK_H5(H5Dclose(d));
+        ZM_CHECK_H5(H5Sclose(sp));
     }
-    H5Gclose(g);
-    if (H5Fclose(f) < 0) return zm_err_set(err, ZM_EIO, "weights %s: write failed", path);
+    ZM_CHECK_H5(H5Gclose(g));
+    ZM_CHECK_H5(H5Fflush(f, H5F_SCOPE_GLOBAL));
+    ssize_t size = H5Fget_file_image(f, NULL, 0);
+    ZM_CHECK_H5(size);
+    char *image = zm_malloc((size_t)size);
+    ZM_CHECK_H5(H5Fget_file_image(f, image, (size_t)size));
+    ZM_CHECK_H5(H5Fclose(f));
+    FILE *out = fopen(part, "wb");
+    if (!out) {
+        int e = errno;
+        free(image);
+        return zm_err_set(err, ZM_EIO, "weights %s: cannot create %s: %s", path, part,
+                          strerror(e));
+    }
+    int bad = fwrite(image, 1, (size_t)size, out) != (size_t)size;
+    int e = errno;
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0) bad = 1, e = errno;
+    if (fclose(out) != 0) bad = 1, e = errno;
+    free(image);
+    if (bad) {
+        remove(part);
+        return zm_err_set(err, ZM_EIO,
+                          "weights %s: write failed: %s (disk full or file-size limit?); nothing "
+                          "written, an earlier file there is unchanged",
+                          path, strerror(e));
+    }
+    if (rename(part, path) != 0) {
+        e = errno;
+        remove(part);
+        return zm_err_set(err, ZM_EIO, "weights %s: cannot rename %s to it: %s", path, part,
+                          strerror(e));
+    }
     return 0;
 }
 

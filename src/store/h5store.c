@@ -368,12 +368,28 @@ int zm_store_open(zm_store **out, const char *path, int writable, const zm_ctx *
     s->writable = writable;
     s->locked = writable && ctx->rank == 0;
     long long version = -1;
+    int unreadable = 0;
     htri_t has_meta = H5Lexists(f, "/meta", H5P_DEFAULT);
     if (has_meta > 0 && H5Aexists_by_name(f, "/meta", "format_version", H5P_DEFAULT) > 0) {
+        /* a damaged store is bad data, not a broken invariant: report, don't abort */
         hid_t a = H5Aopen_by_name(f, "/meta", "format_version", H5P_DEFAULT, H5P_DEFAULT);
-        ZM_CHECK_H5(a);
-        ZM_CHECK_H5(H5Aread(a, H5T_NATIVE_LLONG, &version));
-        ZM_CHECK_H5(H5Aclose(a));
+        hid_t sp = a < 0 ? -1 : H5Aget_space(a);
+        hid_t ft = a < 0 ? -1 : H5Aget_type(a);
+        if (a < 0 || sp < 0 || ft < 0 || H5Sget_simple_extent_npoints(sp) != 1 ||
+            H5Tget_class(ft) != H5T_INTEGER || H5Aread(a, H5T_NATIVE_LLONG, &version) < 0)
+            unreadable = 1;
+        if (ft >= 0) H5Tclose(ft);
+        if (sp >= 0) H5Sclose(sp);
+        if (a >= 0) H5Aclose(a);
+    }
+    if (unreadable) {
+        char h5msg[512];
+        zm_h5_error_string(h5msg, sizeof h5msg);
+        zm_err_set(err, ZM_EFORMAT,
+                   "store %s: /meta format_version is not a readable integer (damaged "
+                   "store?)%s%s", path, h5msg[0] ? ": " : "", h5msg);
+        zm_store_close(s);
+        return err->code;
     }
     if (version != ZM_STORE_FORMAT_VERSION) {
         if (version < 0)
@@ -412,7 +428,14 @@ int zm_store_exists(zm_store *s, const char *path)
         if (c == '/' || c == '\0') {
             *p = '\0';
             htri_t ex = H5Lexists(s->file, buf, H5P_DEFAULT);
-            ZM_CHECK_H5(ex);
+            if (ex < 0) {
+                /* damaged metadata reads as absent, with the reason in the log */
+                char m[512];
+                zm_h5_error_string(m, sizeof m);
+                zm_log(ZM_LOG_WARN, "store %s: cannot look up %s (damaged store?): %s",
+                       s->path, buf, m);
+                return 0;
+            }
             if (!ex) return 0;
             *p = c;
             if (c == '\0') return 1;
@@ -461,6 +484,11 @@ static int check_room(zm_store *s, unsigned long long bytes, const char *what, z
     if (st) ZM_CHECK_MPI(MPI_Bcast(err->msg, ZM_ERR_MSG_LEN, MPI_CHAR, 0, s->ctx.comm));
     err->code = st ? st : err->code;
     return st;
+}
+
+int zm_store_check_room(zm_store *s, unsigned long long bytes, const char *what, zm_err *err)
+{
+    return check_room(s, bytes, what, err);
 }
 
 int zm_store_define(zm_store *s, const zm_field *f, unsigned long long nrows, int replace,
@@ -672,19 +700,31 @@ int zm_store_resize(zm_store *s, const char *path, unsigned long long nrows, zm_
     return 0;
 }
 
+/* A dataset that HDF5 cannot read: ZM_EFORMAT naming the store, the dataset and HDF5's
+ * reason (a damaged store is bad data: found by tests/fuzz/fuzz_store). */
+static int damaged(zm_store *s, const char *path, const char *what, zm_err *err)
+{
+    char m[512];
+    zm_h5_error_string(m, sizeof m);
+    return zm_err_set(err, ZM_EFORMAT, "store %s: %s %s (damaged store?)%s%s", s->path, path,
+                      what, m[0] ? ": " : "", m);
+}
+
 int zm_store_shape(zm_store *s, const char *path, unsigned long long *dims, zm_err *err)
 {
     if (!zm_store_exists(s, path))
         return zm_err_set(err, ZM_EMISSING, "store %s has no dataset %s", s->path, path);
     hid_t d = H5Dopen2(s->file, path, H5P_DEFAULT);
-    if (d < 0) return zm_err_set(err, ZM_EFORMAT, "store %s: %s is not a dataset", s->path, path);
+    if (d < 0) return damaged(s, path, "is not a readable dataset", err);
     hid_t fs = H5Dget_space(d);
-    ZM_CHECK_H5(fs);
-    hsize_t hd[8];
-    int nd = H5Sget_simple_extent_ndims(fs);
-    ZM_CHECK_H5(nd);
+    hsize_t hd[32];
+    int nd = fs < 0 ? -1 : H5Sget_simple_extent_ndims(fs);
+    if (nd < 0 || nd > 32 || H5Sget_simple_extent_dims(fs, hd, NULL) < 0) {
+        if (fs >= 0) H5Sclose(fs);
+        H5Dclose(d);
+        return damaged(s, path, "has no readable shape", err);
+    }
     if (nd > 4) nd = 4;
-    ZM_CHECK_H5(H5Sget_simple_extent_dims(fs, hd, NULL));
     for (int i = 0; i < nd; i++) dims[i] = hd[i];
     ZM_CHECK_H5(H5Sclose(fs));
     ZM_CHECK_H5(H5Dclose(d));
@@ -706,12 +746,15 @@ int zm_store_read(zm_store *s, const char *path, zm_dtype t, int strsize,
     if (!zm_store_exists(s, path))
         return zm_err_set(err, ZM_EMISSING, "store %s has no dataset %s", s->path, path);
     hid_t d = H5Dopen2(s->file, path, H5P_DEFAULT);
-    ZM_CHECK_H5(d);
+    if (d < 0) return damaged(s, path, "is not a readable dataset", err);
     hid_t fs = H5Dget_space(d);
-    ZM_CHECK_H5(fs);
+    int nd = fs < 0 ? -1 : H5Sget_simple_extent_ndims(fs);
     hsize_t dims[4];
-    int nd = H5Sget_simple_extent_dims(fs, dims, NULL);
-    ZM_CHECK_H5(nd);
+    if (nd < 1 || nd > 4 || H5Sget_simple_extent_dims(fs, dims, NULL) < 0) {
+        if (fs >= 0) H5Sclose(fs);
+        H5Dclose(d);
+        return damaged(s, path, "has no readable shape of 1 to 4 dimensions", err);
+    }
     unsigned long long total = 0;
     for (int i = 0; i < nranges; i++) {
         if (ranges[i].start + ranges[i].count > dims[0]) {
@@ -750,9 +793,12 @@ int zm_store_type(zm_store *s, const char *path, zm_dtype *t, zm_err *err)
     if (!zm_store_exists(s, path))
         return zm_err_set(err, ZM_EMISSING, "store %s has no dataset %s", s->path, path);
     hid_t d = H5Dopen2(s->file, path, H5P_DEFAULT);
-    ZM_CHECK_H5(d);
+    if (d < 0) return damaged(s, path, "is not a readable dataset", err);
     hid_t ft = H5Dget_type(d);
-    ZM_CHECK_H5(ft);
+    if (ft < 0) {
+        H5Dclose(d);
+        return damaged(s, path, "has no readable type", err);
+    }
     H5T_class_t cls = H5Tget_class(ft);
     size_t size = H5Tget_size(ft);
     H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(ft) : H5T_SGN_NONE;
@@ -783,15 +829,18 @@ int zm_store_get_attr(zm_store *s, const char *objpath, const char *name, char *
 {
     if (n) buf[0] = '\0';
     if (!zm_store_exists(s, objpath)) return ZM_EMISSING;
+    /* any failure below is a damaged store: ZM_EFORMAT, never an abort */
     htri_t ex = H5Aexists_by_name(s->file, objpath, name, H5P_DEFAULT);
-    ZM_CHECK_H5(ex);
+    if (ex < 0) return ZM_EFORMAT;
     if (!ex) return ZM_EMISSING;
     hid_t a = H5Aopen_by_name(s->file, objpath, name, H5P_DEFAULT, H5P_DEFAULT);
-    ZM_CHECK_H5(a);
+    if (a < 0) return ZM_EFORMAT;
     hid_t ft = H5Aget_type(a);
-    ZM_CHECK_H5(ft);
-    if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) > 0) {
-        H5Tclose(ft);
+    hid_t sp = H5Aget_space(a);
+    if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) > 0 ||
+        H5Sget_simple_extent_npoints(sp) != 1) {
+        if (ft >= 0) H5Tclose(ft);
+        if (sp >= 0) H5Sclose(sp);
         H5Aclose(a);
         return ZM_EFORMAT;
     }
@@ -799,13 +848,14 @@ int zm_store_get_attr(zm_store *s, const char *objpath, const char *name, char *
     char *tmp = zm_calloc(1, sz + 1);
     hid_t mt = H5Tcopy(ft);
     ZM_CHECK_H5(mt);
-    ZM_CHECK_H5(H5Aread(a, mt, tmp));
-    snprintf(buf, n, "%s", tmp);
+    int rc = H5Aread(a, mt, tmp) < 0 ? ZM_EFORMAT : 0;
+    if (!rc) snprintf(buf, n, "%s", tmp);
     free(tmp);
     ZM_CHECK_H5(H5Tclose(mt));
     ZM_CHECK_H5(H5Tclose(ft));
+    ZM_CHECK_H5(H5Sclose(sp));
     ZM_CHECK_H5(H5Aclose(a));
-    return 0;
+    return rc;
 }
 
 int zm_store_stage_begin(zm_store *s, const char *stage, const char *config_text)

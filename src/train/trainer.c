@@ -321,6 +321,7 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
             for (int q = 0; q < np; q++) ep_parts[q] += b.parts[q];
             images += (double)B;
             step++;
+            if (cfg->after_step) cfg->after_step(cfg->after_step_user, step);
         }
         if (rc || res->interrupted) break;
         long done_steps = steps_per_epoch;

@@ -1,7 +1,7 @@
 /* test_store.c: the parallel-HDF5 store on 1, 2 and 3 ranks: collective writes of
  * scattered row ranges (a rank with no rows included), writes split into pieces with
  * uneven counts per rank, appends, float16 and string fields, attributes, stage marks,
- * format-version checks and unwritable paths. */
+ * format-version checks, unwritable paths and damaged stores. */
 #include <hdf5.h>
 #include <math.h>
 #include <mpi.h>
@@ -188,6 +188,78 @@ START_TEST(refuses_bad_paths_and_versions)
 }
 END_TEST
 
+/* Overwrites 4 bytes of the object header of obj in file path (rank 0 only). */
+static void damage_header(const char *path, const char *obj)
+{
+    hid_t h = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_int_ge(h, 0);
+    H5O_info_t info;
+    ck_assert_int_ge(H5Oget_info_by_name2(h, obj, &info, H5O_INFO_BASIC, H5P_DEFAULT), 0);
+    H5Fclose(h);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, (long)info.addr + 6, SEEK_SET), 0);
+    ck_assert_int_eq(fwrite("\xde\xad\xbe\xef", 1, 4, f), 4);
+    fclose(f);
+}
+
+/* A damaged store (found by tests/fuzz/fuzz_store: HDF5 failures while reading one used
+ * to abort the job) gives errors naming the store and the object, on every rank. */
+START_TEST(damaged_store_is_an_error)
+{
+    char a[4200], b[4200];
+    snprintf(a, sizeof a, "%s/dmg-version.h5", dir);
+    snprintf(b, sizeof b, "%s/dmg-header.h5", dir);
+    zm_err err = {0};
+    for (int k = 0; k < 2; k++) {
+        zm_store *s = NULL;
+        ck_assert_int_eq(zm_store_create(&s, k ? b : a, &ctx, 1, &err), 0);
+        zm_store_stage_begin(s, "plan", "");
+        zm_store_stage_end(s, "plan", "");
+        zm_field f = {"/galaxies/ra", ZM_DT_F64, 0, {0}, 0, "deg", "ra"};
+        ck_assert_int_eq(zm_store_define(s, &f, 10, 0, &err), 0);
+        zm_store_close(s);
+    }
+    if (ctx.rank == 0) {
+        /* format_version of another type */
+        hid_t h = H5Fopen(a, H5F_ACC_RDWR, H5P_DEFAULT);
+        ck_assert_int_ge(H5Adelete_by_name(h, "/meta", "format_version", H5P_DEFAULT), 0);
+        hid_t ty = H5Tcopy(H5T_C_S1);
+        H5Tset_size(ty, 4);
+        hid_t sp = H5Screate(H5S_SCALAR);
+        hid_t at = H5Acreate_by_name(h, "/meta", "format_version", ty, sp, H5P_DEFAULT,
+                                     H5P_DEFAULT, H5P_DEFAULT);
+        ck_assert_int_ge(H5Awrite(at, ty, "one"), 0);
+        H5Aclose(at);
+        H5Sclose(sp);
+        H5Tclose(ty);
+        H5Fclose(h);
+        damage_header(b, "/meta/stages/plan");
+        damage_header(b, "/galaxies/ra");
+    }
+    MPI_Barrier(ctx.comm);
+    zm_store *s = NULL;
+    ck_assert_int_eq(zm_store_open(&s, a, 0, &ctx, &err), ZM_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "format_version is not a readable integer"));
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(zm_store_open(&s, b, 0, &ctx, &err), 0);
+    char buf[64];
+    ck_assert_int_eq(zm_store_get_attr(s, "/meta/stages/plan", "status", buf, sizeof buf),
+                     ZM_EFORMAT);
+    ck_assert_int_eq(zm_store_stage_complete(s, "plan"), 0);
+    unsigned long long dims[4];
+    zm_err_clear(&err);
+    ck_assert_int_eq(zm_store_shape(s, "/galaxies/ra", dims, &err), ZM_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/galaxies/ra is not a readable dataset (damaged store?)"));
+    double v[2];
+    zm_range r = {0, 2};
+    ck_assert_int_eq(zm_store_read(s, "/galaxies/ra", ZM_DT_F64, 0, &r, 1, v, &err), ZM_EFORMAT);
+    zm_dtype t;
+    ck_assert_int_eq(zm_store_type(s, "/galaxies/ra", &t, &err), ZM_EFORMAT);
+    zm_store_close(s);
+}
+END_TEST
+
 START_TEST(one_writer_at_a_time)
 {
     char path[4200], lock[4300];
@@ -244,6 +316,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, refuses_bad_paths_and_versions);
     tcase_add_test(tc, one_writer_at_a_time);
     tcase_add_test(tc, half_precision);
+    tcase_add_test(tc, damaged_store_is_an_error);
     suite_add_tcase(su, tc);
     int rc = zt_run_suite_mpi(su);
     zm_ctx_free(&ctx);

@@ -8,7 +8,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "zoomorph/nn.h"
@@ -126,6 +129,37 @@ START_TEST(wrong_network)
     expect_error(n, enc, 0, "head has 0 outputs");
     ck_assert_msg(zm_net_load(n, enc, ZM_LOAD_SKIP_HEAD, &err) == 0, "%s", err.msg);
     zm_net_free(n);
+}
+END_TEST
+
+/* Saving on a full disk (a file-size limit, as ulimit -f): an error, no partial file, and
+ * the weights already there unchanged (it used to abort and leave a truncated file). */
+START_TEST(save_on_full_disk)
+{
+    const char *d = zt_tmpdir("nn_full");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/w.h5", d);
+    zm_net *a = make("zoonet", 1, 64, 5, 1), *b = make("zoonet", 1, 64, 5, 2);
+    zm_err err = {0};
+    ck_assert_msg(zm_net_save(a, path, &err) == 0, "%s", err.msg);
+    void (*old)(int) = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl0, rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &rl0), 0);
+    rl = rl0;
+    rl.rlim_cur = 256 * 1024; /* the file is 3.4 MB */
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    int rc = zm_net_save(b, path, &err);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl0), 0);
+    signal(SIGXFSZ, old);
+    ck_assert_int_eq(rc, ZM_EIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "(disk full or file-size limit?); nothing written"));
+    ck_assert_int_eq(zt_run("ls '%s' | grep -q part", d) == 0, 0); /* no partial file */
+    zm_net *c = make("zoonet", 1, 64, 5, 3);
+    ck_assert_msg(zm_net_load(c, path, 0, &err) == 0, "%s", err.msg);
+    ck_assert(memcmp(c->params, a->params, 4 * a->n_params) == 0); /* still a's weights */
+    zm_net_free(a);
+    zm_net_free(b);
+    zm_net_free(c);
 }
 END_TEST
 
@@ -367,6 +401,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, wrong_network);
+    tcase_add_test(tc, save_on_full_disk);
     tcase_add_test(tc, bad_files);
     tcase_add_test(tc, nonfinite_detection);
     tcase_add_test(tc, dropout_modes);
