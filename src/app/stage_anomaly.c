@@ -642,7 +642,7 @@ static int run_anomaly(const zm_stage_args *a, zm_err *err)
     if (zm_any(ctx, rc)) rc = rc ? rc : zm_err_set(err, ZM_EIO, "anomaly: reading failed on another rank");
     else if (ctx->rank == 0) {
         if (oracle) rc = evaluate(p, &D, oracle, budget, err);
-        else if (labelled) rc = rank_with_labels(p, &D, labels_file, want_next, &L, &greq[0], &greq[1], err);
+        if (!rc && labelled) rc = rank_with_labels(p, &D, labels_file, want_next, &L, &greq[0], &greq[1], err);
         else if (!rc) {
             /* no labels: the isolation forest's ranking */
             double *key = zm_malloc(n1 * sizeof *key);

@@ -98,6 +98,7 @@ zt_mpi 2 anomaly "${common[@]}" --set store.path="$work/fresh.h5" --set anomaly.
   --set anomaly.eval_plot=eval.png --evaluate survey/interest.csv --budget 20 > eval.log 2>&1
 grep -q "isolation forest alone" eval.log && grep -q "GP active learning" eval.log && grep -q "Astronomaly neighbour score" eval.log
 test -s eval.png
+grep -q "isolation forest (100 trees x 256) on /pca/coords_40; top 100 in anomalies.csv" eval.log  # the forest ranking too
 zt_mpi 1 anomaly "${common[@]}" --set store.path="$work/fresh.h5" --set anomaly.eval_seeds=1 \
   --set anomaly.eval_plot= --evaluate survey/interest.csv --budget 100000 > big.log 2>&1
 zt_expect_rc 0 0 big.log "--budget 100000 is more than the"
