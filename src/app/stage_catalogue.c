@@ -87,6 +87,8 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
         int A = split_columns(s, "/predictions/vote_fraction", frac_cols, 64);
         int has_std = zm_store_exists(s, "/predictions/vote_fraction_std");
         int has_pca = zm_store_exists(s, "/pca/coords_10");
+        /* anomaly ranking: the forest's score, and with labels the ranking key and label */
+        int has_if = zm_store_exists(s, "/anomaly/iforest_score"), has_rank = zm_store_exists(s, "/anomaly/score");
         colspec cs[256];
         int nc = 0;
         cs[nc++] = (colspec){"id", "K", "", "I12"};
@@ -106,6 +108,9 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
             snprintf(cs[nc++].disp, 16, "F6.4");
         }
         if (has_pca) cs[nc++] = (colspec){"pca10", "10E", "", "F9.4"};
+        if (has_if) cs[nc++] = (colspec){"anomaly_iforest", "E", "", "F7.4"};
+        if (has_rank) cs[nc++] = (colspec){"anomaly_score", "E", "", "F7.4"};
+        if (has_rank) cs[nc++] = (colspec){"anomaly_label", "E", "", "F4.1"};
         fitsfile *f = NULL;
         int st = 0;
         char path[4200];
@@ -172,6 +177,12 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
             if (!rc && has_pca) {
                 rc = zm_store_read(s, "/pca/coords_10", ZM_DT_F32, 0, &r, 1, col, err);
                 FAIL_IF(fits_write_col(f, TFLOAT, c++, row, 1, (LONGLONG)cnt * 10, col, &st));
+            }
+            static const char *const an[3] = {"/anomaly/iforest_score", "/anomaly/score", "/anomaly/label"};
+            for (int q = 0; q < 3 && !rc; q++) {
+                if (!(q == 0 ? has_if : has_rank)) continue;
+                rc = zm_store_read(s, an[q], ZM_DT_F32, 0, &r, 1, col, err);
+                FAIL_IF(fits_write_colnull(f, TFLOAT, c++, row, 1, (LONGLONG)cnt, col, NULL, &st));
             }
 #undef FAIL_IF
         }

@@ -70,6 +70,15 @@ for r in rk:
     assert abs(float(r['score']) - want) < 1e-3, r
 print('ok: three runs, 10 labels kept in the store, batches never repeat a labelled galaxy')
 EOF
+# the catalogue carries the forest's score, the ranking key and the label
+zt_mpi 2 catalogue "${common[@]}" --set catalogue.path="$work/cat.fits" > cat.log 2>&1
+$ZM_PYTHON -c "
+import h5py, numpy as np
+from astropy.table import Table
+t = Table.read('$work/cat.fits'); f = h5py.File('$work/s.h5', 'r')
+for c, p in (('anomaly_iforest', 'iforest_score'), ('anomaly_score', 'score'), ('anomaly_label', 'label')):
+    assert np.array_equal(np.asarray(t[c]), f['anomaly/' + p][:], equal_nan=True), c
+print('ok: the catalogue has anomaly_iforest, anomaly_score and anomaly_label')"
 # the stored predictions against scikit-learn and numpy with the stored kernel
 $ZM_PYTHON "$ZM_SOURCE_DIR/tests/reference/anomaly_store_ref.py" s.h5
 
