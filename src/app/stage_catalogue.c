@@ -127,6 +127,7 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
         int A = split_columns(s, "/predictions/vote_fraction", frac_cols, 64);
         int has_std = zm_store_exists(s, "/predictions/vote_fraction_std");
         int has_pca = zm_store_exists(s, "/pca/coords_10");
+        /* anomaly ranking: the forest's score, and with labels the ranking key and label */
         colspec cs[256];
         int nc = 0;
         cs[nc++] = (colspec){"id", "K", "", "I12"};

@@ -35,5 +35,5 @@ echo "  stamps gallery:   $out/demo-gallery.png"
 if [ -f "$model" ]; then
   echo "  catalogue:        $out/demo-catalogue.fits"
   echo "  look-alikes:      $out/similar.csv, $out/similar-0.png, $out/similar-1.png"
-  echo "  anomalies:        $out/demo-anomalies.csv"
+  echo "  anomalies:        $out/demo-anomalies.csv, $out/anomalies.png (top 50), $out/anomaly-eval.png (evaluation curve)"
 fi

@@ -73,9 +73,9 @@ assert np.allclose(t["smooth-or-featured_smooth_fraction"][good], vf[good, 0], a
 assert str(t["ra"].unit) == "deg" and t["pca10"].shape == (n, 10)
 # a later stage's registered column joins the table, row for row
 sc = a["anomaly/iforest_score"][:]
-assert "iforest_score" in t.colnames, t.colnames
-assert np.array_equal(np.isnan(t["iforest_score"]), np.isnan(sc))
-assert np.allclose(t["iforest_score"][good], sc[good], atol=0)
+assert "anomaly_iforest" in t.colnames, t.colnames
+assert np.array_equal(np.isnan(t["anomaly_iforest"]), np.isnan(sc))
+assert np.allclose(t["anomaly_iforest"][good], sc[good], atol=0)
 hist = a["pretrain/history"][:]
 assert hist.shape[0] == 2 and np.isfinite(hist).all()
 print(f"chain: {n} galaxies; pretrain history {hist[:, :2].tolist()}; catalogue {len(t.colnames)} columns")
