@@ -106,7 +106,7 @@ typedef struct {
                          * Linear(h)-ReLU-Dropout-Linear(h)-ReLU-Dropout-Linear(n_out)
                          * (modules head.0 .. head.6) */
     int head_only;      /* 1: only the head block, on the representation as a (D, 1, 1)
-                         * input (in_ch and in_size are then ignored): trains a head on
+                         * input (zm_net_create sets in_ch = D, in_size = 1): trains a head on
                          * stored representations; parameter names are the full net's */
     uint64_t seed;      /* parameter init and dropout masks */
 } zm_net_config;

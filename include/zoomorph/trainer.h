@@ -59,6 +59,10 @@ typedef struct {
     int nan_policy;        /* ZM_NAN_STOP or ZM_NAN_SKIP */
     long max_steps;        /* stop after this many steps in all (0: no limit; for tests) */
     int verbose;           /* log every epoch on rank 0 */
+    /* called by every rank after each epoch's checkpoint (NULL: none); the stages use it
+     * for fault injection (zm_fault_point) */
+    void (*on_epoch)(void *user, int epoch);
+    void *on_epoch_user;
 } zm_train_cfg;
 
 typedef struct {
@@ -70,6 +74,8 @@ typedef struct {
     double *history;
     int history_stride;
     double images_per_s;   /* training images per second (all ranks) */
+    double step_seconds;   /* time in training steps (rank 0), and of it ... */
+    double allreduce_seconds; /* ... in the gradient MPI_Allreduce (waiting included) */
     double seconds;
 } zm_train_result;
 

@@ -452,6 +452,10 @@ int zm_net_create(zm_net **out, const zm_net_config *cfg, zm_err *err)
     net->cfg = *cfg;
     snprintf(net->arch, sizeof net->arch, "%s", cfg->arch);
     net->cfg.arch = net->arch;
+    if (cfg->head_only) { /* the input is the representation, (D, 1, 1) */
+        net->cfg.in_ch = zm_arch_repr_dim(cfg->arch);
+        net->cfg.in_size = 1;
+    }
     net->check_finite = 1;
     zm_rng_seed(&net->rng, cfg->seed, 0xd70);
     zm_nb b;
