@@ -106,6 +106,23 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
             snprintf(cs[nc++].disp, 16, "F6.4");
         }
         if (has_pca) cs[nc++] = (colspec){"pca10", "10E", "", "F9.4"};
+        /* fine-tuned tasks (/finetune attribute tasks): finetune_<task>, a probability,
+         * class probabilities or a value per galaxy */
+        char tasks[4096] = "", tpath[16][256];
+        int tw[16], nt = 0;
+        if (zm_store_exists(s, "/finetune")) zm_store_get_attr(s, "/finetune", "tasks", tasks, sizeof tasks);
+        for (char *tk = strtok(tasks, ","); tk && nt < 16 && nc < 250; tk = strtok(NULL, ",")) {
+            unsigned long long dd[4] = {0};
+            snprintf(tpath[nt], sizeof tpath[nt], "/finetune/%s/prediction", tk);
+            int nd = zm_store_exists(s, tpath[nt]) ? zm_store_shape(s, tpath[nt], dd, err) : 0;
+            if (nd < 1 || dd[0] != N || (nd == 2 && dd[1] > 10)) continue;
+            tw[nt] = nd == 2 ? (int)dd[1] : 1;
+            snprintf(cs[nc].name, 72, "finetune_%.60s", tk);
+            snprintf(cs[nc].form, 16, "%dE", tw[nt]);
+            cs[nc].unit[0] = 0;
+            snprintf(cs[nc++].disp, 16, "F6.4");
+            nt++;
+        }
         fitsfile *f = NULL;
         int st = 0;
         char path[4200];
@@ -173,6 +190,10 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
                 rc = zm_store_read(s, "/pca/coords_10", ZM_DT_F32, 0, &r, 1, col, err);
                 FAIL_IF(fits_write_col(f, TFLOAT, c++, row, 1, (LONGLONG)cnt * 10, col, &st));
             }
+            for (int t = 0; t < nt && !rc; t++) {
+                rc = zm_store_read(s, tpath[t], ZM_DT_F32, 0, &r, 1, col, err);
+                FAIL_IF(fits_write_colnull(f, TFLOAT, c++, row, 1, (LONGLONG)cnt * tw[t], col, NULL, &st));
+            }
 #undef FAIL_IF
         }
         if (!rc && fits_write_chksum(f, &st)) rc = fits_fail(out, st, "cannot write CHECKSUM", err);
@@ -190,5 +211,5 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
 }
 
 const zm_stage zm_stage_catalogue = {
-    "catalogue", "write the FITS catalogue: positions, predicted vote fractions with uncertainties, PCA-10", "",
+    "catalogue", "write the FITS catalogue: positions, predicted vote fractions with uncertainties, PCA-10, fine-tuned tasks", "",
     run_catalogue};

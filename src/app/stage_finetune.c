@@ -701,6 +701,17 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
                 zm_store_set_attr(s, fp, "test_accuracy", v);
                 snprintf(v, sizeof v, "%.6g", mt.auc);
                 zm_store_set_attr(s, fp, "test_roc_auc", v);
+                /* the tasks in the store, for the catalogue's columns */
+                char tasks[4096] = "", item[256];
+                zm_store_get_attr(s, "/finetune", "tasks", tasks, sizeof tasks);
+                snprintf(item, sizeof item, ",%s,", task);
+                char padded[4200];
+                snprintf(padded, sizeof padded, ",%s,", tasks);
+                if (!strstr(padded, item) && strlen(tasks) + strlen(task) + 2 < sizeof tasks) {
+                    if (tasks[0]) strcat(tasks, ",");
+                    strcat(tasks, task);
+                }
+                zm_store_set_attr(s, "/finetune", "tasks", tasks);
             }
         }
         free(pred), free(lab);

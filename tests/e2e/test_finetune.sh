@@ -136,6 +136,18 @@ for want in ("line 243: label is not a number", "line 244: label is not a number
     assert any(want in r for r in reasons), want
 print("multi-class (3 classes) and regression predictions; bad label rows listed in /rejects")
 PY
+zt_mpi 1 catalogue "${common[@]}" --set catalogue.path="$work/cat.fits" > cat.log 2>&1
+$ZM_PYTHON - "$work" <<'PY'
+import sys, h5py, numpy as np
+from astropy.table import Table
+w = sys.argv[1]
+t, f = Table.read(f"{w}/cat.fits"), h5py.File(f"{w}/s.h5", "r")
+assert t["finetune_third"].shape == (len(t), 3) and t["finetune_size"].shape == (len(t),)
+p = f["finetune/third/prediction"][:]
+ok = np.isfinite(p).all(1)
+assert np.allclose(np.asarray(t["finetune_third"])[ok], p[ok])
+print("catalogue: columns finetune_third (3 class probabilities) and finetune_size")
+PY
 
 # bad inputs
 set +e
