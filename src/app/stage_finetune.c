@@ -728,10 +728,12 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
                      res.images_per_s, ctx->size, output, task);
         else
             snprintf(summary, sizeof summary, "%s (%s, %d classes, %s) on %ld labels: %d epochs (best %d), validation accuracy "
-                     "%.3f, test accuracy %.3f, ROC AUC %.3f (%ld test labels); %.1f samples/s on %d rank(s), allreduce %.1f%% "
-                     "of the step; model %s; predictions in /finetune/%s/prediction",
+                     "%.3f, test accuracy %.3f, ROC AUC %.3f (%ld test labels); %.1f samples/s in %ld steps of %lld on %d "
+                     "rank(s), gradient allreduce %.1f%% of the step; model %s; predictions in /finetune/%s/prediction",
                      task, zm_param_str(p, "finetune.kind"), r.task.nclass, mname, ntr, res.epochs_run, res.best_epoch + 1,
-                     mv.acc, mt.acc, mt.auc, nte, res.images_per_s, ctx->size,
+                     mv.acc, mt.acc, mt.auc, nte,
+                     res.step_seconds > 0 ? (double)res.steps * (double)(r.batch < ntr ? r.batch : ntr) / res.step_seconds : 0.0,
+                     res.steps, r.batch < ntr ? r.batch : (long long)ntr, ctx->size,
                      res.step_seconds > 0 ? 100 * res.allreduce_seconds / res.step_seconds : 0.0, output, task);
         zm_store_stage_end(s, "finetune", summary);
         /* done: a rerun starts afresh instead of resuming a finished run */
