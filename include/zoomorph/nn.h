@@ -102,6 +102,12 @@ typedef struct {
     float dropout;      /* before the head linear (0.2 in Zoobot) */
     float drop_path;    /* stochastic depth rate of the last block (0.2 torchvision) */
     int inference_only; /* share activation memory; zm_net_backward aborts */
+    int head_hidden;    /* 0: the head is dropout + linear; > 0: DESIGN.md's fine-tuning head
+                         * Linear(h)-ReLU-Dropout-Linear(h)-ReLU-Dropout-Linear(n_out)
+                         * (modules head.0 .. head.6) */
+    int head_only;      /* 1: only the head block, on the representation as a (D, 1, 1)
+                         * input (zm_net_create sets in_ch = D, in_size = 1): trains a head on
+                         * stored representations; parameter names are the full net's */
     uint64_t seed;      /* parameter init and dropout masks */
 } zm_net_config;
 
@@ -173,6 +179,9 @@ void zm_net_set_trainable_from(zm_net *net, int b);
 /* A parameter/state tensor by state-dict name, or NULL. */
 const zm_param *zm_net_param(const zm_net *net, const char *name);
 float *zm_net_param_data(zm_net *net, const zm_param *p);
+/* Copies every parameter and state tensor of src that dst has under the same name and
+ * shape (a head trained with head_only into the full network); returns how many. */
+int zm_net_copy_matching(zm_net *dst, const zm_net *src);
 /* Multiply-adds of one forward pass of one image (for GFLOP/s). */
 double zm_net_flops(const zm_net *net);
 /* Op output tensor data (for tests and debugging). */

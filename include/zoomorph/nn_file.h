@@ -3,7 +3,8 @@
  *
  * Layout (format version 1):
  *   /                 attributes: format = "zoomorph-nn-weights", format_version = 1,
- *                     arch (string), in_ch, in_size, n_out (int)
+ *                     arch (string), in_ch, in_size, n_out (int), head_hidden (int,
+ *                     absent = 0: the width of a fine-tuned MLP head, nn.h)
  *   /tensors/<name>   float32 dataset per parameter and BN running statistic, named by
  *                     its PyTorch state-dict name ("features.1.0.block.0.0.weight"),
  *                     shaped as in PyTorch, with attribute crc32 (uint32, zlib's CRC-32
@@ -33,6 +34,7 @@ enum {
 typedef struct {
     char arch[32];
     int version, in_ch, in_size, n_out;
+    int head_hidden; /* 0: dropout + linear head; > 0: the fine-tuning MLP head (nn.h) */
 } zm_nn_file_info;
 
 int zm_net_save(const zm_net *net, const char *path, zm_err *err);

@@ -63,6 +63,10 @@ typedef struct {
      * run); NULL: none. The pretrain stage injects faults there (ZM_FAULT_KILL). */
     void (*after_step)(void *user, long step);
     void *after_step_user;
+    /* called by every rank after each epoch's checkpoint (NULL: none); the stages use it
+     * for fault injection (zm_fault_point) */
+    void (*on_epoch)(void *user, int epoch);
+    void *on_epoch_user;
 } zm_train_cfg;
 
 typedef struct {
@@ -74,6 +78,8 @@ typedef struct {
     double *history;
     int history_stride;
     double images_per_s;   /* training images per second (all ranks) */
+    double step_seconds;   /* time in training steps (rank 0), and of it ... */
+    double allreduce_seconds; /* ... in the gradient MPI_Allreduce (waiting included) */
     double seconds;
 } zm_train_result;
 

@@ -9,6 +9,7 @@ extern const zm_param_table zm_params_survey;
 extern const zm_param_table zm_params_labels;
 extern const zm_param_table zm_params_train;
 extern const zm_param_table zm_params_embed;
+extern const zm_param_table zm_params_finetune;
 extern const zm_param_table zm_params_sim;
 
 #endif

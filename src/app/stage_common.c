@@ -1,10 +1,14 @@
 /* stage_common.c: see stage_common.h. */
 #include "stage_common.h"
 
+#include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "zoomorph/crossmatch.h"
 
 int zm_inputs_read(zm_store *s, zm_inputs *in, zm_err *err)
 {
@@ -209,4 +213,110 @@ int zm_catalogue_register(zm_store *s, const char *column, const char *dataset, 
         return zm_err_set(err, ZM_ECONFIG, "catalogue column registry of %s is full (%zu bytes)",
                           zm_store_path(s), sizeof out);
     return zm_store_set_attr(s, ZM_CATALOGUE_REGISTRY, "columns", out);
+}
+
+int zm_match_rows(const zm_ctx *ctx, zm_store *s, int by_id, const long long *ids, const double *ra,
+                  const double *dec, const unsigned char *ok, long n, double radius, long long *row, double *dist,
+                  zm_err *err)
+{
+    unsigned long long N = 0;
+    int rc = zm_store_nrows(s, ZM_F_GAL_ID.path, &N, err);
+    if (zm_any(ctx, rc)) return rc ? rc : zm_err_set(err, ZM_ESTATE, "reading /galaxies failed on another rank");
+    const unsigned long long r0 = N * (unsigned long long)ctx->rank / (unsigned long long)ctx->size;
+    const unsigned long long r1 = N * (unsigned long long)(ctx->rank + 1) / (unsigned long long)ctx->size;
+    const long nloc = (long)(r1 - r0);
+    double *d = zm_malloc((size_t)(n ? n : 1) * sizeof *d), *gd = zm_malloc((size_t)(n ? n : 1) * sizeof *gd);
+    for (long i = 0; i < n; i++) d[i] = INFINITY, row[i] = LLONG_MAX;
+    if (by_id) {
+        for (long i = 0; i < n; i++)
+            if (ok[i] && ids[i] >= (long long)r0 && ids[i] < (long long)r1) d[i] = 0, row[i] = ids[i];
+    } else {
+        double *gra = zm_malloc((size_t)(nloc ? nloc : 1) * sizeof *gra);
+        double *gdec = zm_malloc((size_t)(nloc ? nloc : 1) * sizeof *gdec);
+        zm_range mine = {r0, (unsigned long long)nloc};
+        if (zm_store_read(s, ZM_F_GAL_RA.path, ZM_DT_F64, 0, &mine, 1, gra, err) ||
+            zm_store_read(s, ZM_F_GAL_DEC.path, ZM_DT_F64, 0, &mine, 1, gdec, err))
+            ZM_ABORT("cannot read /galaxies positions of a planned store: %s", err->msg);
+        zm_skyindex *ix = zm_skyindex_build(gra, gdec, nloc, radius);
+        for (long i = 0; i < n; i++) {
+            if (!ok[i]) continue;
+            double dd;
+            long j = zm_skyindex_nearest(ix, ra[i], dec[i], radius, &dd);
+            if (j >= 0) d[i] = dd, row[i] = (long long)r0 + j;
+        }
+        zm_skyindex_free(ix);
+        free(gra), free(gdec);
+    }
+    ZM_CHECK_MPI(MPI_Allreduce(d, gd, (int)n, MPI_DOUBLE, MPI_MIN, ctx->comm));
+    for (long i = 0; i < n; i++)
+        if (d[i] != gd[i]) row[i] = LLONG_MAX;
+    ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, row, (int)n, MPI_LONG_LONG, MPI_MIN, ctx->comm));
+    for (long i = 0; i < n; i++) {
+        if (row[i] == LLONG_MAX) row[i] = -1;
+        if (dist) dist[i] = gd[i];
+    }
+    free(d), free(gd);
+    return 0;
+}
+
+long zm_stamp_cache_find(const zm_stamp_cache *c, long long row)
+{
+    long lo = 0, hi = c->n - 1;
+    while (lo <= hi) {
+        long mid = (lo + hi) / 2;
+        if (c->rows[mid] == row) return mid;
+        if (c->rows[mid] < row) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+int zm_stamp_cache_load(void *user, const long long *rows, int n, float *images, float *targets, zm_err *err)
+{
+    const zm_stamp_cache *c = user;
+    const size_t per = (size_t)c->C * c->S * c->S;
+    for (int i = 0; i < n; i++) {
+        long k = zm_stamp_cache_find(c, rows[i]);
+        if (k < 0) return zm_err_set(err, ZM_ESTATE, "row %lld is not in the training cache", rows[i]);
+        if (c->img8)
+            for (size_t j = 0; j < per; j++) images[(size_t)i * per + j] = c->img8[(size_t)k * per + j] * (1.0f / 255.0f);
+        else
+            memcpy(images + (size_t)i * per, c->imgf + (size_t)k * per, per * sizeof(float));
+        memcpy(targets + (size_t)i * c->A, c->targets + (size_t)k * c->A, (size_t)c->A * sizeof(float));
+    }
+    return 0;
+}
+
+int zm_stamp_cache_fill(zm_store *s, zm_stamp_cache *c, const char *targets_path, zm_err *err)
+{
+    unsigned long long dims[4] = {0};
+    zm_dtype type = ZM_DT_U8;
+    if (zm_store_shape(s, "/cutouts/images", dims, err) != 4 || zm_store_type(s, "/cutouts/images", &type, err))
+        return zm_err_set(err, ZM_ESTATE, "store %s has no /cutouts/images; run 'zoomorph cutout' first", zm_store_path(s));
+    c->C = (int)dims[1];
+    c->S = (int)dims[2];
+    const size_t per = (size_t)c->C * c->S * c->S, n = (size_t)(c->n ? c->n : 1);
+    if (type == ZM_DT_U8) c->img8 = zm_malloc(per * n);
+    else c->imgf = zm_malloc(per * n * sizeof(float));
+    c->targets = zm_calloc((size_t)(c->A ? c->A : 1) * n, sizeof(float));
+    /* contiguous runs of rows, read in chunks */
+    for (long i = 0; i < c->n;) {
+        long j = i + 1;
+        while (j < c->n && c->rows[j] == c->rows[j - 1] + 1 && j - i < 4096) j++;
+        zm_range r = {(unsigned long long)c->rows[i], (unsigned long long)(j - i)};
+        int rc = type == ZM_DT_U8
+                     ? zm_store_read(s, "/cutouts/images", ZM_DT_U8, 0, &r, 1, c->img8 + (size_t)i * per, err)
+                     : zm_store_read(s, "/cutouts/images", ZM_DT_F32, 0, &r, 1, c->imgf + (size_t)i * per, err);
+        if (!rc && targets_path)
+            rc = zm_store_read(s, targets_path, ZM_DT_F32, 0, &r, 1, c->targets + (size_t)i * c->A, err);
+        if (rc) return rc;
+        i = j;
+    }
+    return 0;
+}
+
+void zm_stamp_cache_free(zm_stamp_cache *c)
+{
+    free(c->rows), free(c->img8), free(c->imgf), free(c->targets);
+    memset(c, 0, sizeof *c);
 }

@@ -61,6 +61,34 @@ unsigned long long zm_vectors_fingerprint(const zm_ctx *ctx, const float *x, lon
  * as Slurm's --signal would. No effect otherwise. */
 void zm_fault_point(const zm_ctx *ctx, const char *stage, long long round);
 
+/* Collective: matches n label rows (every rank passes the same rows) to store rows, by
+ * id (ids[i] is the row; ra/dec unused) or by position (nearest galaxy within radius
+ * arcsec; ids unused). Each rank searches its slice of the galaxies; the nearest over
+ * ranks wins (ties: the lower row). ok[i] == 0 rows are not matched. Out: row[i] (-1
+ * when nothing matched) and, by position, dist[i] in arcsec (may be NULL). */
+int zm_match_rows(const zm_ctx *ctx, zm_store *s, int by_id, const long long *ids, const double *ra,
+                  const double *dec, const unsigned char *ok, long n, double radius, long long *row, double *dist,
+                  zm_err *err);
+
+/* Stamps (and ntargets floats of targets) of a sorted list of rows, held in memory;
+ * zm_stamp_cache_load is a zm_train_data load function over it. */
+typedef struct {
+    long long *rows;   /* sorted, n */
+    long n;
+    int C, S, A;       /* channels, stamp size, targets per row */
+    unsigned char *img8; /* uint8 stamps, or */
+    float *imgf;         /* float16 stamps as floats */
+    float *targets;      /* n x A, filled by the caller or by zm_stamp_cache_fill */
+} zm_stamp_cache;
+
+/* Independent: reads /cutouts/images (and, if targets_path is not NULL, that dataset as
+ * the targets) of c->rows; allocates the buffers. */
+int zm_stamp_cache_fill(zm_store *s, zm_stamp_cache *c, const char *targets_path, zm_err *err);
+int zm_stamp_cache_load(void *user, const long long *rows, int n, float *images, float *targets, zm_err *err);
+/* Index of row in the cache or -1. */
+long zm_stamp_cache_find(const zm_stamp_cache *c, long long row);
+void zm_stamp_cache_free(zm_stamp_cache *c);
+
 /* Opens [store] path; with need_stage set, fails with "run 'zoomorph <need_stage>'
  * first" unless that stage completed. Collective. */
 int zm_stage_open_store(const zm_stage_args *a, int writable, const char *need_stage,

@@ -37,65 +37,6 @@ static int split_of(const char *brick, long long id, double val_frac, double tes
     return u < test_frac ? SPLIT_TEST : u < test_frac + val_frac ? SPLIT_VAL : SPLIT_TRAIN;
 }
 
-/* Stamps and votes of the used rows, held in memory by every rank. */
-typedef struct {
-    long long *rows;   /* sorted */
-    long n;
-    int C, S, A;
-    uint8_t *img8;     /* uint8 stamps, or */
-    float *imgf;       /* float16 stamps as floats */
-    float *votes;
-} cache;
-
-static long find_row(const cache *c, long long row)
-{
-    long lo = 0, hi = c->n - 1;
-    while (lo <= hi) {
-        long mid = (lo + hi) / 2;
-        if (c->rows[mid] == row) return mid;
-        if (c->rows[mid] < row) lo = mid + 1;
-        else hi = mid - 1;
-    }
-    return -1;
-}
-
-static int cache_load(void *user, const long long *rows, int n, float *images, float *targets, zm_err *err)
-{
-    const cache *c = user;
-    const size_t per = (size_t)c->C * c->S * c->S;
-    for (int i = 0; i < n; i++) {
-        long k = find_row(c, rows[i]);
-        if (k < 0) return zm_err_set(err, ZM_ESTATE, "row %lld is not in the training cache", rows[i]);
-        if (c->img8)
-            for (size_t j = 0; j < per; j++) images[(size_t)i * per + j] = c->img8[(size_t)k * per + j] * (1.0f / 255.0f);
-        else
-            memcpy(images + (size_t)i * per, c->imgf + (size_t)k * per, per * sizeof(float));
-        memcpy(targets + (size_t)i * c->A, c->votes + (size_t)k * c->A, (size_t)c->A * sizeof(float));
-    }
-    return 0;
-}
-
-static int fill_cache(zm_store *s, cache *c, zm_dtype type, zm_err *err)
-{
-    const size_t per = (size_t)c->C * c->S * c->S;
-    if (type == ZM_DT_U8) c->img8 = zm_malloc(per * (size_t)(c->n ? c->n : 1));
-    else c->imgf = zm_malloc(per * (size_t)(c->n ? c->n : 1) * sizeof(float));
-    c->votes = zm_malloc((size_t)c->A * (size_t)(c->n ? c->n : 1) * sizeof(float));
-    /* contiguous runs of rows, read in chunks */
-    for (long i = 0; i < c->n;) {
-        long j = i + 1;
-        while (j < c->n && c->rows[j] == c->rows[j - 1] + 1 && j - i < 4096) j++;
-        zm_range r = {(unsigned long long)c->rows[i], (unsigned long long)(j - i)};
-        int rc = type == ZM_DT_U8
-                     ? zm_store_read(s, "/cutouts/images", ZM_DT_U8, 0, &r, 1, c->img8 + (size_t)i * per, err)
-                     : zm_store_read(s, "/cutouts/images", ZM_DT_F32, 0, &r, 1, c->imgf + (size_t)i * per, err);
-        if (!rc) rc = zm_store_read(s, "/labels/votes", ZM_DT_F32, 0, &r, 1, c->votes + (size_t)i * c->A, err);
-        if (rc) return rc;
-        i = j;
-    }
-    return 0;
-}
-
 typedef struct {
     const zm_gz_schema *tree;
 } loss_ctx;
@@ -136,11 +77,8 @@ static int run_pretrain(const zm_stage_args *a, zm_err *err)
         zm_store_close(s);
         return ZM_EXIT_INPUT;
     }
-    unsigned long long dims[4] = {0}, N = 0;
-    zm_store_shape(s, "/cutouts/images", dims, err);
+    unsigned long long N = 0;
     zm_store_nrows(s, ZM_F_GAL_ID.path, &N, err);
-    zm_dtype itype = ZM_DT_U8;
-    zm_store_type(s, "/cutouts/images", &itype, err);
     unsigned long long vd[4] = {0};
     zm_store_shape(s, "/labels/votes", vd, err);
     if ((int)vd[1] != tree.nanswers) {
@@ -167,7 +105,7 @@ static int run_pretrain(const zm_stage_args *a, zm_err *err)
     const double vf = zm_param_real(p, "train.val_fraction"), tf = zm_param_real(p, "train.test_fraction");
     long long *train = zm_malloc(n * sizeof *train), *val = zm_malloc(n * sizeof *val);
     long ntr = 0, nva = 0, nte = 0;
-    cache c = {0};
+    zm_stamp_cache c = {0};
     c.rows = zm_malloc(n * sizeof *c.rows);
     for (unsigned long long i = 0; !rc && i < N; i++) {
         split[i] = given && given[i] < 3 ? given[i] : (uint8_t)split_of(brick[i], (long long)i, vf, tf);
@@ -184,14 +122,12 @@ static int run_pretrain(const zm_stage_args *a, zm_err *err)
         }
         c.rows[c.n++] = (long long)i;
     }
-    c.C = (int)dims[1];
-    c.S = (int)dims[2];
     c.A = tree.nanswers;
     zm_info0("pretrain: %lld galaxies: %ld train, %ld validation, %ld test (held out), split %s", N, ntr, nva, nte,
              given ? "as the vote table's split column says" : "by brick");
     free(given);
     if (!rc && ntr == 0) rc = zm_err_set(err, ZM_EMISSING, "pretrain: no training galaxy has both a stamp and votes");
-    if (!rc) rc = fill_cache(s, &c, itype, err);
+    if (!rc) rc = zm_stamp_cache_fill(s, &c, "/labels/votes", err);
 
     zm_net *net = NULL;
     zm_adam opt;
@@ -245,7 +181,7 @@ static int run_pretrain(const zm_stage_args *a, zm_err *err)
         tc.after_step = fault_after_step;
         tc.after_step_user = (void *)ctx;
         loss_ctx L = {&tree};
-        zm_train_data d = {cache_load, &c, c.C, c.S, tree.nanswers};
+        zm_train_data d = {zm_stamp_cache_load, &c, c.C, c.S, tree.nanswers};
         zm_train_loss lf = {dirichlet, &L, tree.nquestions};
         rc = zm_train_run(ctx, net, &opt, &d, train, ntr, val, nva, &lf, &tc, &res, err);
     }
@@ -302,7 +238,7 @@ static int run_pretrain(const zm_stage_args *a, zm_err *err)
     zm_adam_free(&opt);
     zm_net_free(net);
     free(brick), free(flags), free(has), free(split), free(train), free(val);
-    free(c.rows), free(c.img8), free(c.imgf), free(c.votes);
+    zm_stamp_cache_free(&c);
     zm_gz_schema_free(&tree);
     zm_store_close(s);
     return rc ? ZM_EXIT_INPUT : interrupted ? ZM_EXIT_INTERRUPTED : 0;

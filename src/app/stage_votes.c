@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "stage_common.h"
-#include "zoomorph/crossmatch.h"
 #include "zoomorph/gzschema.h"
 #include "zoomorph/log.h"
 #include "zoomorph/votes.h"
@@ -60,34 +59,13 @@ static int run_votes(const zm_stage_args *a, zm_err *err)
     const long nloc = (long)(r1 - r0), n = v.n;
     const int A = tree.nanswers;
 
-    /* best local match of every vote row: distance, then global row */
-    double *dist = zm_malloc((size_t)(n ? n : 1) * sizeof *dist);
-    long long *row = zm_malloc((size_t)(n ? n : 1) * sizeof *row);
-    for (long i = 0; i < n; i++) dist[i] = INFINITY, row[i] = LLONG_MAX;
-    if (by_id) {
-        for (long i = 0; i < n; i++)
-            if (v.ok[i] && v.id[i] >= (long long)r0 && v.id[i] < (long long)r1) dist[i] = 0, row[i] = v.id[i];
-    } else {
-        double *ra = zm_malloc((size_t)(nloc ? nloc : 1) * sizeof *ra), *dec = zm_malloc((size_t)(nloc ? nloc : 1) * sizeof *dec);
-        zm_range mine = {r0, (unsigned long long)nloc};
-        if (zm_store_read(s, ZM_F_GAL_RA.path, ZM_DT_F64, 0, &mine, 1, ra, err) ||
-            zm_store_read(s, ZM_F_GAL_DEC.path, ZM_DT_F64, 0, &mine, 1, dec, err))
-            ZM_ABORT("cannot read /galaxies positions of a planned store: %s", err->msg);
-        zm_skyindex *ix = zm_skyindex_build(ra, dec, nloc, radius);
-        for (long i = 0; i < n; i++) {
-            if (!v.ok[i]) continue;
-            double d;
-            long j = zm_skyindex_nearest(ix, v.ra[i], v.dec[i], radius, &d);
-            if (j >= 0) dist[i] = d, row[i] = (long long)r0 + j;
-        }
-        zm_skyindex_free(ix);
-        free(ra), free(dec);
-    }
+    /* the nearest galaxy (or the id's row) of every vote row, over all ranks */
     double *gdist = zm_malloc((size_t)(n ? n : 1) * sizeof *gdist);
-    ZM_CHECK_MPI(MPI_Allreduce(dist, gdist, (int)n, MPI_DOUBLE, MPI_MIN, ctx->comm));
+    long long *row = zm_malloc((size_t)(n ? n : 1) * sizeof *row);
+    if (zm_match_rows(ctx, s, by_id, v.id, v.ra, v.dec, v.ok, n, radius, row, gdist, err))
+        ZM_ABORT("matching votes to a planned store failed: %s", err->msg);
     for (long i = 0; i < n; i++)
-        if (dist[i] != gdist[i]) row[i] = LLONG_MAX;
-    ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, row, (int)n, MPI_LONG_LONG, MPI_MIN, ctx->comm));
+        if (row[i] < 0) row[i] = LLONG_MAX;
 
     /* one vote row per galaxy: the nearest (ties: the first row) */
     zm_reject_list rej = {0};
@@ -165,7 +143,7 @@ static int run_votes(const zm_stage_args *a, zm_err *err)
         zm_store_stage_end(s, "votes", summary);
         zm_info0("votes: %s", summary);
     }
-    free(dist), free(row), free(gdist), free(counts), free(has), free(owner), free(spl);
+    free(row), free(gdist), free(counts), free(has), free(owner), free(spl);
     zm_reject_free(&rej);
     zm_votes_free(&v);
     zm_gz_schema_free(&tree);

@@ -13,6 +13,21 @@
 
 #include "nn_build.h"
 
+/* ---- the fine-tuning head (DESIGN.md, Zoobot's rings head) -------------------------- */
+
+/* Linear(h) -> ReLU -> Dropout -> Linear(h) -> ReLU -> Dropout -> Linear(n_out), modules
+ * head.0 .. head.6, all in the current (last) block. */
+static int mlp_head(zm_nb *b, const zm_net_config *cfg, int x)
+{
+    x = zm_nb_linear(b, "head.0", x, cfg->head_hidden, 0);
+    x = zm_nb_act(b, ZM_OP_RELU, "head.1", x);
+    x = zm_nb_dropout(b, "head.2", x, cfg->dropout);
+    x = zm_nb_linear(b, "head.3", x, cfg->head_hidden, 0);
+    x = zm_nb_act(b, ZM_OP_RELU, "head.4", x);
+    x = zm_nb_dropout(b, "head.5", x, cfg->dropout);
+    return zm_nb_linear(b, "head.6", x, cfg->n_out, 0);
+}
+
 /* ---- EfficientNet family ----------------------------------------------------------- */
 
 typedef struct {
@@ -116,6 +131,10 @@ static void efficientnet(zm_nb *b, const zm_net_config *cfg, const mb_stage *st,
     x = conv_bn_act(b, p, x, last_channel, 1, 1, 1, ZM_OP_SILU);
     x = net->repr = zm_nb_gap(b, "avgpool", x);
     b->block++;
+    if (cfg->head_hidden > 0) {
+        net->output = mlp_head(b, cfg, x);
+        return;
+    }
     x = zm_nb_dropout(b, "classifier.0", x, cfg->dropout);
     net->output = zm_nb_linear(b, "classifier.1", x, cfg->n_out, 0);
 }
@@ -168,13 +187,39 @@ static void resnet18(zm_nb *b, const zm_net_config *cfg)
         }
     x = net->repr = zm_nb_gap(b, "avgpool", x);
     b->block++;
+    if (cfg->head_hidden > 0) {
+        net->output = mlp_head(b, cfg, x);
+        return;
+    }
     x = zm_nb_dropout(b, "dropout", x, cfg->dropout);
     net->output = zm_nb_linear(b, "fc", x, cfg->n_out, 0);
 }
 
+int zm_arch_repr_dim(const char *arch)
+{
+    return !strcmp(arch, "efficientnet_b0") ? 1280 : !strcmp(arch, "zoonet") || !strcmp(arch, "resnet18") ? 512 : 0;
+}
+
+/* head_only: the head block alone, on the representation as a (D, 1, 1) input. */
+static void head_only(zm_nb *b, const zm_net_config *cfg)
+{
+    zm_net *net = b->net;
+    int x = net->input = net->repr = zm_nb_input(b, zm_arch_repr_dim(cfg->arch), 1, 1);
+    b->block = 0;
+    if (cfg->head_hidden > 0) {
+        net->output = mlp_head(b, cfg, x);
+        return;
+    }
+    int res = !strcmp(cfg->arch, "resnet18");
+    x = zm_nb_dropout(b, res ? "dropout" : "classifier.0", x, cfg->dropout);
+    net->output = zm_nb_linear(b, res ? "fc" : "classifier.1", x, cfg->n_out, 0);
+}
+
 int zm_arch_build(zm_nb *b, const zm_net_config *cfg, zm_err *err)
 {
-    if (strcmp(cfg->arch, "efficientnet_b0") == 0)
+    if (cfg->head_only && zm_arch_repr_dim(cfg->arch) > 0)
+        head_only(b, cfg);
+    else if (strcmp(cfg->arch, "efficientnet_b0") == 0)
         efficientnet(b, cfg, b0_stages, 7, 1280);
     else if (strcmp(cfg->arch, "zoonet") == 0)
         efficientnet(b, cfg, zoonet_stages, 6, 512);

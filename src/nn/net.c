@@ -440,10 +440,18 @@ int zm_net_create(zm_net **out, const zm_net_config *cfg, zm_err *err)
 {
     *out = NULL;
     if (!cfg->arch) return zm_err_set(err, ZM_ECONFIG, "network: no architecture name");
-    if (cfg->in_ch != 1 && cfg->in_ch != 3)
+    if (cfg->head_hidden < 0 || cfg->head_hidden > 65536)
+        return zm_err_set(err, ZM_ECONFIG, "network %s: head width %d, expected 0..65536", cfg->arch ? cfg->arch : "?",
+                          cfg->head_hidden);
+    if (cfg->head_only && !zm_arch_repr_dim(cfg->arch))
+        return zm_err_set(err, ZM_ECONFIG,
+                          "network: unknown architecture '%s' (expected efficientnet_b0, resnet18 or zoonet)", cfg->arch);
+    if (cfg->head_only) {
+        /* the input is the representation: channel and size checks do not apply */
+    } else if (cfg->in_ch != 1 && cfg->in_ch != 3)
         return zm_err_set(err, ZM_ECONFIG, "network %s: input channels %d, expected 1 or 3",
                           cfg->arch, cfg->in_ch);
-    if (cfg->in_size < 32 || cfg->in_size > 4096)
+    if (!cfg->head_only && (cfg->in_size < 32 || cfg->in_size > 4096))
         return zm_err_set(err, ZM_ECONFIG, "network %s: input size %d, expected 32..4096",
                           cfg->arch, cfg->in_size);
     if (cfg->n_out < 1 || cfg->max_batch < 1)
@@ -456,6 +464,10 @@ int zm_net_create(zm_net **out, const zm_net_config *cfg, zm_err *err)
     net->cfg = *cfg;
     snprintf(net->arch, sizeof net->arch, "%s", cfg->arch);
     net->cfg.arch = net->arch;
+    if (cfg->head_only) { /* the input is the representation, (D, 1, 1) */
+        net->cfg.in_ch = zm_arch_repr_dim(cfg->arch);
+        net->cfg.in_size = 1;
+    }
     net->check_finite = 1;
     zm_rng_seed(&net->rng, cfg->seed, 0xd70);
     zm_nb b;
@@ -730,6 +742,19 @@ const zm_param *zm_net_param(const zm_net *net, const char *name)
 float *zm_net_param_data(zm_net *net, const zm_param *p)
 {
     return (p->is_state ? net->state : net->params) + p->off;
+}
+
+int zm_net_copy_matching(zm_net *dst, const zm_net *src)
+{
+    int n = 0;
+    for (int i = 0; i < src->n_pinfo; i++) {
+        const zm_param *a = &src->pinfo[i], *b = zm_net_param(dst, a->name);
+        if (!b || b->is_state != a->is_state || b->count != a->count || b->ndim != a->ndim) continue;
+        memcpy((b->is_state ? dst->state : dst->params) + b->off, (a->is_state ? src->state : src->params) + a->off,
+               a->count * sizeof(float));
+        n++;
+    }
+    return n;
 }
 
 double zm_net_flops(const zm_net *net)

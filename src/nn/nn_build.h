@@ -32,5 +32,7 @@ void zm_nb_finish(zm_nb *b);
 
 /* Architectures (arch.c): build into b; 0 or ZM_ECONFIG. */
 int zm_arch_build(zm_nb *b, const zm_net_config *cfg, zm_err *err);
+/* The representation size of an architecture (0 for an unknown name). */
+int zm_arch_repr_dim(const char *arch);
 
 #endif

@@ -73,6 +73,7 @@ int zm_net_save(const zm_net *net, const char *path, zm_err *err)
     put_int_attr(f, "in_ch", H5T_NATIVE_INT, &net->cfg.in_ch);
     put_int_attr(f, "in_size", H5T_NATIVE_INT, &net->cfg.in_size);
     put_int_attr(f, "n_out", H5T_NATIVE_INT, &net->cfg.n_out);
+    put_int_attr(f, "head_hidden", H5T_NATIVE_INT, &net->cfg.head_hidden);
     hid_t g = H5Gcreate2(f, "tensors", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     ZM_CHECK_H5(g);
     for (int i = 0; i < net->n_pinfo; i++) {
@@ -191,6 +192,8 @@ static int read_header(hid_t f, const char *path, zm_nn_file_info *info, zm_err 
         return zm_err_set(err, ZM_EFORMAT,
                           "weights %s: missing one of the attributes arch, in_ch, in_size, n_out",
                           path);
+    if (H5Aexists(f, "head_hidden") > 0 && get_attr(f, "head_hidden", H5T_NATIVE_INT, &info->head_hidden) < 0)
+        return zm_err_set(err, ZM_EFORMAT, "weights %s: unreadable attribute head_hidden", path);
     return 0;
 }
 
@@ -333,6 +336,10 @@ int zm_net_load(zm_net *net, const char *path, int flags, zm_err *err)
                             "weights %s: head has %d outputs, the network %d (load with "
                             "ZM_LOAD_SKIP_HEAD to fine-tune a new head)",
                             path, info.n_out, net->cfg.n_out);
+        if (rc == 0 && info.head_hidden != net->cfg.head_hidden && !(flags & ZM_LOAD_SKIP_HEAD))
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: head of width %d (0: linear), the network's %d", path,
+                            info.head_hidden, net->cfg.head_hidden);
         if (rc == 0) rc = load_tensors(net, f, path, flags, err);
         H5Fclose(f);
     }

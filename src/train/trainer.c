@@ -256,6 +256,7 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
         for (long s = 0; s < steps_per_epoch && !rc; s++) {
             if (cfg->max_steps && step >= cfg->max_steps) break;
             const long long *rows = perm + s * B;
+            const double t_step = zm_now();
             const int nmb = (int)((B + micro - 1) / micro);
             zm_net_zero_grad(net);
             memset(b.parts, 0, ((size_t)np + 4) * sizeof(double));
@@ -310,7 +311,9 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
                                 "skip such steps)", epoch + 1, step, badlayer[0] ? badlayer : "NaN or inf on another rank");
                 break;
             }
+            const double t_ar = zm_now();
             ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, net->grads, (int)net->n_params, MPI_FLOAT, MPI_SUM, ctx->comm));
+            res->allreduce_seconds += zm_now() - t_ar;
             if (cfg->clip > 0) zm_grad_clip(net->grads, net->n_params, cfg->clip);
             zm_adam_step(opt, net->params, net->grads, (float)zm_lr_at(&cfg->lr, step));
             if (ctx->size > 1 && net->n_state) {
@@ -322,6 +325,7 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
             images += (double)B;
             step++;
             if (cfg->after_step) cfg->after_step(cfg->after_step_user, step);
+            res->step_seconds += zm_now() - t_step;
         }
         if (rc || res->interrupted) break;
         long done_steps = steps_per_epoch;
@@ -378,6 +382,7 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
                 break;
             }
         }
+        if (cfg->on_epoch) cfg->on_epoch(cfg->on_epoch_user, epoch);
         if (cfg->patience > 0 && bad_epochs >= cfg->patience) {
             res->stopped_early = 1;
             zm_log0(ZM_LOG_INFO, "train: early stop after epoch %d (no better validation loss for %d epochs)",

@@ -1,0 +1,173 @@
+#!/bin/bash
+# `zoomorph finetune` on a small simulated survey embedded with the shipped model:
+# rings (the simulator's rings.csv, matched by ra/dec) with a frozen encoder on 1, 2 and 3
+# ranks (the same predictions and weights), every galaxy predicted (NaN for rejected
+# stamps), metrics checked against scikit-learn; the top blocks unfrozen (lower blocks
+# unchanged, top ones changed); a run killed after an epoch resumes and ends with the
+# weights of an uninterrupted run; multi-class and regression labels by store id; bad
+# inputs: a missing column, unknown ids and non-numeric labels (listed, skipped), a
+# single class, too few labels for the validation split, too many blocks to unfreeze;
+# --learning-curve writes its table and plot.
+set -euo pipefail
+source "$ZM_SOURCE_DIR/tests/e2e/lib.sh"
+work=$(zt_workdir finetune)
+cd "$work"
+sim=(--set simulate.out="$work/survey" --set simulate.bricks=4 --set simulate.brick_size=1200 --set simulate.seed=3
+     --set simulate.galaxies_per_brick=60 --set simulate.stars_per_brick=2 --set simulate.min_separation=10
+     --set simulate.val_fraction=0.25 --set simulate.test_fraction=0.25)
+zt_mpi 2 simulate "${sim[@]}" > sim.log 2>&1
+common=(--set survey.root="$work/survey" --set store.path="$work/s.h5" --set cutout.size=72 --set cutout.channels=grey
+        --set embed.weights="$ZM_SOURCE_DIR/models/zoonet-gz-sim.h5" --set train.micro_batch=8)
+for st in plan cutout embed; do zt_mpi 2 $st "${common[@]}" > $st.log 2>&1; done
+ft=(--set finetune.labels="$work/survey/rings.csv" --set finetune.label_column=ring --set finetune.task=rings
+    --set finetune.epochs=12 --set finetune.patience=0 --set finetune.lr=1e-3)
+for np in 1 2 3; do
+  cp s.h5 s$np.h5
+  zt_mpi $np finetune "${common[@]}" "${ft[@]}" --set store.path="$work/s$np.h5" --set finetune.output="$work/rings$np.h5" > ft$np.log 2>&1
+  grep -q "finetune: rings (binary, 2 classes, frozen) on" ft$np.log
+  test ! -e rings$np.h5.ckpt
+done
+$ZM_PYTHON - "$work" <<'PY'
+import sys, h5py, numpy as np, csv
+from sklearn.metrics import roc_auc_score
+w = sys.argv[1]
+preds = []
+for np_ in (1, 2, 3):
+    f = h5py.File(f"{w}/s{np_}.h5", "r")
+    preds.append(f["finetune/rings/prediction"][:])
+p, lab, split = preds[0], f["finetune/rings/label"][:], f["finetune/rings/split"][:]
+flags = f["cutouts/flags"][:]
+bad = (flags & 16) != 0
+n = len(flags)
+assert p.shape == (n,) and np.isnan(p[bad]).all() and np.isfinite(p[~bad]).all(), "every galaxy predicted, NaN if rejected"
+assert ((p[~bad] >= 0) & (p[~bad] <= 1)).all()
+d = max(np.nanmax(np.abs(q - p)) for q in preds[1:])
+print(f"frozen fine-tuning on 1 / 2 / 3 ranks: predictions differ by at most {d:.2e}")
+assert d < 1e-5
+W = [h5py.File(f"{w}/rings{k}.h5", "r")["tensors"] for k in (1, 2, 3)]
+dw = max(np.abs(W[0][k][:] - W[j][k][:]).max() for j in (1, 2) for k in W[0])
+print(f"fine-tuned weight files on 1 / 2 / 3 ranks differ by at most {dw:.2e}")
+assert dw < 1e-5
+assert h5py.File(f"{w}/rings1.h5", "r").attrs["head_hidden"] == 64
+rows = list(csv.DictReader(open(f"{w}/survey/rings.csv")))
+nl = np.isfinite(lab).sum()
+assert nl == len(rows), (nl, len(rows))
+sp = {"train": 0, "validation": 1, "test": 2}
+assert sorted(split[np.isfinite(lab)].tolist()) == sorted(sp[r["split"]] for r in rows)
+t = split == 2
+acc = ((p[t] >= 0.5) == (lab[t] > 0.5)).mean()
+auc = roc_auc_score(lab[t], p[t])
+a = f["finetune/rings/prediction"].attrs
+print(f"test accuracy {acc:.4f} (stored {a['test_accuracy']}), ROC AUC {auc:.4f} (stored {a['test_roc_auc']})")
+assert abs(acc - float(a["test_accuracy"])) < 1e-5 and abs(auc - float(a["test_roc_auc"])) < 1e-5
+h = f["finetune/rings/history"][:]
+assert h.shape[0] == 12 and np.isfinite(h).all()
+PY
+
+# the top 2 blocks unfrozen: blocks below unchanged, the top ones trained
+zt_mpi 2 finetune "${common[@]}" "${ft[@]}" --set store.path="$work/s2.h5" --set finetune.mode=top \
+  --set finetune.epochs=2 --set finetune.output="$work/top.h5" > top.log 2>&1
+grep -q "finetune: rings (binary, 2 classes, top)" top.log
+$ZM_PYTHON - "$work" "$ZM_SOURCE_DIR/models/zoonet-gz-sim.h5" <<'PY'
+import sys, h5py, numpy as np
+t, e = h5py.File(f"{sys.argv[1]}/top.h5", "r")["tensors"], h5py.File(sys.argv[2], "r")["tensors"]
+low = max(np.abs(t[k][:] - e[k][:]).max() for k in t if k.startswith(("features.0.", "features.1.", "features.5.")) and "running" not in k)
+top = np.abs(t["features.7.0.weight"][:] - e["features.7.0.weight"][:]).max()
+top2 = np.abs(t["features.6.1.block.3.0.weight"][:] - e["features.6.1.block.3.0.weight"][:]).max()
+print(f"top mode: lower blocks changed by {low:.1e}, last two blocks by {top:.1e} and {top2:.1e}")
+assert low == 0 and top > 0 and top2 > 0
+PY
+
+# killed after epoch 5 (index 4), resumed: the weights of an uninterrupted run
+cp s.h5 k.h5
+set +e
+ZM_FAULT_KILL=finetune:4:1 timeout 120 mpirun --oversubscribe -np 2 "$ZM_BIN" finetune "${common[@]}" "${ft[@]}" \
+  --set store.path="$work/k.h5" --set finetune.output="$work/k.h5.model" > kill.log 2>&1; rc=$?
+set -e
+[ $rc != 0 ] && grep -q "ZM_FAULT_KILL" kill.log && test -e k.h5.model.ckpt
+rm -f k.h5.lock
+zt_mpi 2 finetune "${common[@]}" "${ft[@]}" --set store.path="$work/k.h5" --set finetune.output="$work/k.h5.model" > resume.log 2>&1
+grep -q "resuming from .*k.h5.model.ckpt after epoch 5" resume.log
+$ZM_PYTHON - "$work" <<'PY'
+import sys, h5py, numpy as np
+w = sys.argv[1]
+a, b = h5py.File(f"{w}/rings2.h5", "r")["tensors"], h5py.File(f"{w}/k.h5.model", "r")["tensors"]
+assert sorted(a) == sorted(b)
+for k in a:
+    assert np.array_equal(a[k][:], b[k][:]), k
+pa, pb = h5py.File(f"{w}/s2.h5", "r")["finetune/rings/split"][:], h5py.File(f"{w}/k.h5", "r")["finetune/rings/split"][:]
+assert np.array_equal(pa, pb)
+print(f"killed after epoch 5 and resumed: all {len(a)} tensors equal bit for bit to an uninterrupted run")
+PY
+
+# multi-class and regression by store id; bad rows are listed and skipped
+$ZM_PYTHON - "$work" <<'PY'
+import sys, h5py, numpy as np
+w = sys.argv[1]
+f = h5py.File(f"{w}/s.h5", "r")
+n = len(f["galaxies/id"])
+r50 = f["galaxies/r50"][:]
+with open(f"{w}/multi.csv", "w") as m, open(f"{w}/reg.csv", "w") as r:
+    m.write("id,label\n"); r.write("id,label\n")
+    for i in range(n):
+        m.write(f"{i},{i % 3}\n"); r.write(f"{i},{r50[i]:.4f}\n")
+    m.write("99999,1\n")        # not a galaxy of the store
+    m.write("5,abc\n")          # not a number
+    m.write("6,nan\n")          # NaN
+    m.write("7,1.5\n")          # not a class
+PY
+zt_mpi 2 finetune "${common[@]}" --set finetune.labels="$work/multi.csv" --set finetune.match=id --set finetune.kind=multiclass \
+  --set finetune.task=third --set finetune.epochs=3 --set finetune.output="$work/multi.h5" > multi.log 2>&1
+grep -q "third (multiclass, 3 classes, frozen)" multi.log
+grep -q "3 rejected, 1 without a galaxy" multi.log
+zt_mpi 3 finetune "${common[@]}" --set finetune.labels="$work/reg.csv" --set finetune.match=id --set finetune.kind=regression \
+  --set finetune.task=size --set finetune.head=linear --set finetune.epochs=3 --set finetune.output="$work/reg.h5" > reg.log 2>&1
+grep -q "size (regression, frozen)" reg.log
+$ZM_PYTHON - "$work" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(f"{sys.argv[1]}/s.h5", "r")
+p = f["finetune/third/prediction"][:]
+ok = np.isfinite(p).all(1)
+assert p.shape[1] == 3 and np.allclose(p[ok].sum(1), 1, atol=1e-5)
+assert f["finetune/size/prediction"].shape == (p.shape[0],)
+reasons = [r.decode() for r in f["rejects/reason"][:]]
+for want in ("line 243: label is not a number", "line 244: label is not a number", "line 245: label is not a class",
+             "id 99999 is not a galaxy of the store"):
+    assert any(want in r for r in reasons), want
+print("multi-class (3 classes) and regression predictions; bad label rows listed in /rejects")
+PY
+zt_mpi 1 catalogue "${common[@]}" --set catalogue.path="$work/cat.fits" > cat.log 2>&1
+$ZM_PYTHON - "$work" <<'PY'
+import sys, h5py, numpy as np
+from astropy.table import Table
+w = sys.argv[1]
+t, f = Table.read(f"{w}/cat.fits"), h5py.File(f"{w}/s.h5", "r")
+assert t["finetune_third"].shape == (len(t), 3) and t["finetune_size"].shape == (len(t),)
+p = f["finetune/third/prediction"][:]
+ok = np.isfinite(p).all(1)
+assert np.allclose(np.asarray(t["finetune_third"])[ok], p[ok])
+print("catalogue: columns finetune_third (3 class probabilities) and finetune_size")
+PY
+
+# bad inputs
+set +e
+zt_mpi 1 finetune "${common[@]}" "${ft[@]}" --set finetune.label_column=ringz > b1.log 2>&1; rc=$?
+zt_expect_rc 1 $rc b1.log "rings.csv: no column 'ringz' (config key [finetune] label_column)"
+awk -F, 'BEGIN{OFS=","} NR==1{print; next} {$3=0; print}' survey/rings.csv > zeros.csv
+zt_mpi 2 finetune "${common[@]}" "${ft[@]}" --set finetune.labels="$work/zeros.csv" > b2.log 2>&1; rc=$?
+zt_expect_rc 1 $rc b2.log "training labels is class 0; a classifier needs at least two classes"
+printf 'id,label\n1,0\n2,1\n3,0\n4,1\n5,0\n' > few.csv
+zt_mpi 2 finetune "${common[@]}" --set finetune.labels="$work/few.csv" --set finetune.match=id > b3.log 2>&1; rc=$?
+zt_expect_rc 1 $rc b3.log "early stopping needs at least 4 ([finetune] min_val): give at least 20 labels"
+zt_mpi 2 finetune "${common[@]}" "${ft[@]}" --set finetune.mode=top --set finetune.top_blocks=40 > b4.log 2>&1; rc=$?
+zt_expect_rc 1 $rc b4.log "top_blocks = 40: the zoonet network has only"
+zt_mpi 1 finetune "${common[@]}" "${ft[@]}" --set finetune.labels="$work/none.csv" > b5.log 2>&1; rc=$?
+zt_expect_rc 1 $rc b5.log "none.csv"
+set -e
+
+# the learning curve (tiny: frozen only, two sizes)
+zt_mpi 2 finetune "${common[@]}" --set finetune.label_column=ring --set finetune.lc_sizes=10,20 --set finetune.lc_seeds=2 \
+  --set finetune.lc_methods=frozen --set finetune.lc_steps=20 --set finetune.lc_out="$work/lc" \
+  --learning-curve "$work/survey/rings.csv" > lc.log 2>&1
+test -s lc.png && grep -q "| 20 | frozen |" lc.md && [ "$(wc -l < lc.csv)" = 5 ]
+echo "finetune: all checks passed"
