@@ -35,6 +35,8 @@ int zm_space_load(const zm_ctx *ctx, const zm_params *p, zm_store *s, zm_space *
 /* After x is filled by hand: pushes non-finite rows away, normalises for cosine. */
 void zm_space_finish(zm_space *sp);
 void zm_space_free(zm_space *sp);
+/* Local row i can no longer be anyone's neighbour. */
+void zm_space_push_far(zm_space *sp, long i);
 /* Collective: the k nearest rows of each of nq queries (every rank passes the same
  * queries; qv is normalised in place for cosine); exact, or the stored IVF index. */
 int zm_space_search(const zm_ctx *ctx, const zm_params *p, zm_store *s, const zm_space *sp, int use_ivf, float *qv,
@@ -47,7 +49,7 @@ int zm_space_project(zm_store *s, const zm_space *sp, const float *emb, int n, i
 int zm_similar_gallery(zm_store *s, const char *png, const uint8_t *first, long long qid, const long long *nb, int nnb,
                        zm_err *err);
 
-
-
+/* --evaluate-tags (stage_similar_eval.c); truth_fits may be NULL. */
+int zm_similar_evaluate(const zm_stage_args *a, const char *tags_csv, const char *truth_fits, zm_err *err);
 
 #endif

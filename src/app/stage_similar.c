@@ -11,6 +11,9 @@
  * (--queries, with columns id, or ra and dec, or file with optional ra, dec). Writes a CSV
  * of neighbours (query_id, rank, id, ra, dec, distance, query_file) and a PNG gallery per
  * query (query first, then its neighbours in order, with ids).
+ *
+ * With --evaluate-tags tags.csv (ra, dec, tag) it replays the paper's evaluation instead
+ * (stage_similar_eval.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -47,11 +50,20 @@ int zm_space_load(const zm_ctx *ctx, const zm_params *p, zm_store *s, zm_space *
 
 void zm_space_finish(zm_space *sp)
 {
-    /* rows without a representation (rejected stamps) cannot be neighbours: push them far */
-    for (long i = 0; i < sp->nloc; i++)
-        for (int j = 0; j < sp->d; j++)
-            if (!isfinite(sp->x[(size_t)i * sp->d + j])) sp->x[(size_t)i * sp->d + j] = 1e18f;
-    if (sp->cosine) zm_normalise_rows(sp->x, sp->nloc, sp->d);
+    /* rows without a representation (rejected stamps) cannot be neighbours: pushed far,
+     * after the others are normalised (a far row normalised would come back near) */
+    for (long i = 0; i < sp->nloc; i++) {
+        float *row = sp->x + (size_t)i * sp->d;
+        int ok = 1;
+        for (int j = 0; j < sp->d && ok; j++) ok = isfinite(row[j]);
+        if (!ok) zm_space_push_far(sp, i);
+        else if (sp->cosine) zm_normalise_rows(row, 1, sp->d);
+    }
+}
+
+void zm_space_push_far(zm_space *sp, long i)
+{
+    for (int j = 0; j < sp->d; j++) sp->x[(size_t)i * sp->d + j] = 1e18f;
 }
 
 void zm_space_free(zm_space *sp)
@@ -314,6 +326,7 @@ static int run_similar(const zm_stage_args *a, zm_err *err)
     const zm_params *p = a->params;
     zm_queries q = {0};
     int rc = 0;
+    const char *tags = NULL, *truth = NULL;
     for (int i = 0; i < a->argc; i++) {
         if (!strcmp(a->argv[i], "--id") && i + 1 < a->argc) {
             char *end = NULL;
@@ -335,11 +348,28 @@ static int run_similar(const zm_stage_args *a, zm_err *err)
                 q_free(&q);
                 return ZM_EXIT_INPUT;
             }
+        } else if (!strcmp(a->argv[i], "--evaluate-tags") && i + 1 < a->argc) {
+            tags = a->argv[++i];
+        } else if (!strcmp(a->argv[i], "--truth") && i + 1 < a->argc) {
+            truth = a->argv[++i];
         } else {
             zm_err_set(err, ZM_EUSAGE, "similar: unknown or incomplete flag '%s'", a->argv[i]);
             q_free(&q);
             return ZM_EXIT_USAGE;
         }
+    }
+    if (truth && !tags) {
+        zm_err_set(err, ZM_EUSAGE, "similar: --truth goes with --evaluate-tags");
+        q_free(&q);
+        return ZM_EXIT_USAGE;
+    }
+    if (tags) {
+        if (q.n) {
+            zm_err_set(err, ZM_EUSAGE, "similar: --evaluate-tags chooses its own queries; give no other query");
+            q_free(&q);
+            return ZM_EXIT_USAGE;
+        }
+        return zm_similar_evaluate(a, tags, truth, err);
     }
     if (q.n == 0) {
         zm_err_set(err, ZM_EUSAGE, "similar: give --id N, --ra RA --dec DEC, --image FILE, or --queries FILE.csv");
@@ -475,5 +505,8 @@ const zm_stage zm_stage_similar = {
     "  --ra RA --dec DEC    a query by position: the nearest galaxy within [similar] radius_arcsec\n"
     "  --image FILE         a query by image: a FITS image/cube (cut at its centre) or a PNG/JPEG stamp,\n"
     "                       embedded with the run's model\n"
-    "  --queries FILE.csv   many queries: columns id, or ra and dec, or file (with optional ra, dec)",
+    "  --queries FILE.csv   many queries: columns id, or ra and dec, or file (with optional ra, dec)\n"
+    "  --evaluate-tags FILE.csv  the paper's evaluation: precision@k of look-alikes of tagged galaxies\n"
+    "                       (columns ra, dec, tag); a table and a gallery per tag\n"
+    "  --truth truth.fits   with --evaluate-tags on a simulated survey: also score against the true features",
     run_similar};
