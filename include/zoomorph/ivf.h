@@ -22,6 +22,7 @@ typedef struct {
     long *off;            /* nlist + 1 */
     float *vec;           /* nloc x d, grouped by list */
     long long *ids;
+    float *norms;         /* nloc squared norms of vec's rows */
 } zm_ivf;
 
 /* Collective. Trains the quantiser (iters Lloyd iterations) and fills the lists. */
@@ -31,7 +32,8 @@ int zm_ivf_build(const zm_ctx *ctx, zm_ivf *ix, const float *x, long nloc, int d
 void zm_ivf_from_lists(zm_ivf *ix, const float *centroids, int nlist, int d, const float *x, long nloc, long long id0,
                        const int *lists);
 /* Collective: every rank passes the same queries; all get the merged top-k. nprobe is
- * clamped to nlist. */
+ * clamped to nlist. Each probed list is scanned once for all the queries that probe it
+ * (one sgemm per block of its rows), with exact search's distance formula (knn.h). */
 void zm_ivf_search(const zm_ctx *ctx, const zm_ivf *ix, const float *q, int nq, int k, int nprobe, long long *ids,
                    float *dist);
 void zm_ivf_free(zm_ivf *ix);

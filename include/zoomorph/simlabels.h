@@ -17,6 +17,7 @@
 
 #include "zoomorph/error.h"
 #include "zoomorph/simsurvey.h"
+#include "zoomorph/table.h"
 
 /* Tags known to the simulator (tags.csv uses only these). */
 extern const char *const zm_sim_tag_names[];
@@ -27,6 +28,12 @@ extern const int zm_sim_ntags;
 double zm_sim_tag_prob(const zm_sim_object *o, int t);
 /* The researcher's noise-free interest (0..5, real) in object o. */
 double zm_sim_interest_true(const zm_sim_object *o);
+
+/* The simulator's truth behind a tag, for every row of truth.fits: present[row] = 1
+ * where the object has the feature the tag names (ring: a ring or outer ring; merger and
+ * overlapping: a companion; edge-on, elliptical, irregular, diffuse, star: the class...).
+ * Returns 0, 1 if the simulator has no such tag, or an error naming the file and column. */
+int zm_sim_tag_truth(zm_table *truth, const char *tag, unsigned char *present, zm_err *err);
 
 int zm_sim_write_tags(const char *path, const zm_sim_object *o, long n, uint64_t seed, zm_err *err);
 int zm_sim_write_interest(const char *path, const zm_sim_object *o, long n, uint64_t seed, zm_err *err);

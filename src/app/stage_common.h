@@ -11,6 +11,8 @@
 #include "zoomorph/fields.h"
 #include "zoomorph/gzschema.h"
 #include "zoomorph/h5store.h"
+#include "zoomorph/nn.h"
+#include "zoomorph/nn_file.h"
 
 typedef struct {
     int n;
@@ -110,5 +112,66 @@ extern const char *const zm_band_letters[ZM_MAX_BANDS];
  * comma-separated; registering a name again replaces its path. Collective. */
 #define ZM_CATALOGUE_REGISTRY "/meta/catalogue"
 int zm_catalogue_register(zm_store *s, const char *column, const char *dataset, zm_err *err);
+
+/* ---- image files to stamps, stamps to representations (stage_stamp.c) ---- */
+
+/* The images of one input: a brick's bands, a FITS cutout (cube) or a picture. */
+typedef struct {
+    int input;              /* caller's mark: -1 none loaded (kept across loads) */
+    int failed;             /* caller's mark: the input could not be read */
+    int is_picture;
+    zm_image img[ZM_MAX_BANDS];
+    zm_band_set bands;
+    float *pic;             /* picture: 3 x ph x pw in [0, 1] */
+    int pw, ph;
+} zm_loaded_input;
+
+/* How stamps are cut ([cutout] and [survey] parameters). */
+typedef struct {
+    zm_cutout_cfg cfg;
+    zm_field_rule rule;
+    zm_dtype dtype;
+    int rule_auto, bricks_mode, allow_missing;
+    int wanted[ZM_MAX_BANDS];
+} zm_stamp_rules;
+
+int zm_stamp_rules_from_params(const zm_params *p, zm_stamp_rules *r, zm_err *err);
+/* 1 if the path names a PNG/JPEG picture (by its extension). */
+int zm_is_picture_path(const char *path);
+/* Loads a brick's band images (bricks_mode: path is the brick directory, name the
+ * brick) or one cutout file (FITS image or cube, bands by the BANDS keyword or the
+ * wanted bands in g, r, z order; or a picture). 0, or an error naming the file/HDU. */
+int zm_input_load(const char *name, const char *path, int bricks_mode, const int wanted[ZM_MAX_BANDS],
+                  int allow_missing, zm_loaded_input *L, zm_err *err);
+void zm_loaded_unload(zm_loaded_input *L);
+/* One galaxy's stamp (cfg.channels x cfg.size^2 floats in [0, 1]) from a loaded input,
+ * as the cutout stage makes it: a picture resampled over its whole extent; survey
+ * images cut by the field rule (auto: Galaxy Zoo's for bricks or when th50 is known,
+ * otherwise the file's whole extent). work: zm_cutout_work_floats floats. Returns 0 or
+ * zm_cutout_make's error. */
+int zm_stamp_make(const zm_stamp_rules *r, zm_loaded_input *L, double ra, double dec, float r50, float th50,
+                  float th90, float *work, float *stamp, unsigned *flags, float *pixscale, zm_err *err);
+
+/* The encoder as `embed` runs it. */
+typedef struct {
+    zm_net *net;
+    zm_nn_file_info info;
+    zm_gz_schema tree;
+    int have_tree;
+    char weights[4096];
+    int C, S, K, D, A, batch, mc;
+    float *x, *a1, *f1;
+} zm_embedder;
+
+/* Loads the weights and the tree ([labels] tree); checks the model takes C channels of
+ * at most S pixels (stamps_where names the stamps in the message). Not collective. */
+int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, const char *stamps_where, int batch,
+                     int mc, zm_embedder *e, zm_err *err);
+/* m <= batch stamps (C x S x S floats in [0, 1]) centre-cropped to the model's input:
+ * emb m x D (first pass), conc/frac m x A (mean over passes), sd m x A (their spread).
+ * stream keys the dropout's random numbers (Monte-Carlo passes). */
+int zm_embedder_run(zm_embedder *e, const float *raw, int m, uint64_t stream, float *emb, float *conc, float *frac,
+                    float *sd, zm_err *err);
+void zm_embedder_close(zm_embedder *e);
 
 #endif

@@ -12,109 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "stage_common.h"
 #include "zoomorph/balance.h"
-#include "zoomorph/fitsimg.h"
 #include "zoomorph/log.h"
-#include "zoomorph/picture.h"
 #include "zoomorph/signals.h"
-#include "zoomorph/survey.h"
-
-/* The images of the input being cut. */
-typedef struct {
-    int input;              /* -1: none loaded */
-    int failed;             /* the input could not be read */
-    int is_picture;
-    zm_image img[ZM_MAX_BANDS];
-    zm_band_set bands;
-    float *pic;             /* picture: 3 x h x w */
-    int pw, ph;
-} loaded;
-
-static void unload(loaded *L)
-{
-    for (int b = 0; b < ZM_MAX_BANDS; b++) zm_image_free(&L->img[b]);
-    free(L->pic);
-    memset(L, 0, sizeof *L);
-    L->input = -1;
-}
-
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcasecmp(s + a - b, suf) == 0;
-}
-
-/* Loads a brick's band images or a cutout file. 0, or an error naming the file. */
-static int load_input(const zm_inputs *in, int i, int bricks_mode, const int wanted[3],
-                      int allow_missing, loaded *L, zm_err *err)
-{
-    unload(L);
-    L->input = i;
-    if (bricks_mode) {
-        zm_brick_files bf;
-        zm_survey_brick_files_in(in->path[i], in->name[i], zm_band_letters, ZM_MAX_BANDS, &bf);
-        for (int b = 0; b < ZM_MAX_BANDS; b++) {
-            if (!wanted[b]) continue;
-            if (!bf.image[b][0]) {
-                L->bands.absent[b] = 1;
-                if (allow_missing) continue;
-                return zm_err_set(err, ZM_EMISSING, "brick %s: band %s image is missing in %s",
-                                  in->name[i], zm_band_letters[b], in->path[i]);
-            }
-            int rc = zm_image_read(bf.image[b], 1, &L->img[b], err);
-            if (rc) return rc;
-            if (L->img[b].nplanes != 1)
-                return zm_err_set(err, ZM_EFORMAT, "%s HDU %d: NAXIS = 3; a brick image must be 2-D",
-                                  bf.image[b], L->img[b].hdu);
-            L->bands.img[b] = &L->img[b];
-            L->bands.plane[b] = 0;
-        }
-        return 0;
-    }
-    const char *path = in->path[i];
-    if (ends_with(path, ".png") || ends_with(path, ".jpg") || ends_with(path, ".jpeg")) {
-        L->is_picture = 1;
-        return zm_picture_read(path, &L->pic, &L->pw, &L->ph, err);
-    }
-    zm_image *im = &L->img[0];
-    int rc = zm_image_read(path, 1, im, err);
-    if (rc) return rc;
-    /* which plane holds which band: BANDS keyword, else the wanted bands in g, r, z order */
-    int nwanted = wanted[0] + wanted[1] + wanted[2];
-    if (im->bands[0]) {
-        if ((long)strlen(im->bands) != im->nplanes)
-            return zm_err_set(err, ZM_EFORMAT, "%s HDU %d: BANDS = '%s' but NAXIS3 = %ld", path,
-                              im->hdu, im->bands, im->nplanes);
-        for (int b = 0; b < ZM_MAX_BANDS; b++) {
-            const char *c = strchr(im->bands, zm_band_letters[b][0]);
-            if (wanted[b] && c) {
-                L->bands.img[b] = im;
-                L->bands.plane[b] = (int)(c - im->bands);
-            } else if (wanted[b]) {
-                L->bands.absent[b] = 1;
-                if (allow_missing) continue;
-                return zm_err_set(err, ZM_EMISSING, "%s HDU %d: band %s is not in BANDS = '%s'",
-                                  path, im->hdu, zm_band_letters[b], im->bands);
-            }
-        }
-    } else if (im->nplanes == nwanted) {
-        int k = 0;
-        for (int b = 0; b < ZM_MAX_BANDS; b++)
-            if (wanted[b]) {
-                L->bands.img[b] = im;
-                L->bands.plane[b] = k++;
-            }
-    } else {
-        return zm_err_set(err, ZM_EFORMAT,
-                          "%s HDU %d: %ld planes and no BANDS keyword; expected %d (the bands "
-                          "of [survey] bands)",
-                          path, im->hdu, im->nplanes, nwanted);
-    }
-    return 0;
-}
 
 static int run_cutout(const zm_stage_args *a, zm_err *err)
 {
@@ -128,19 +30,14 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
         zm_store_close(s);
         return ZM_EXIT_INPUT;
     }
-    int wanted[ZM_MAX_BANDS];
-    if (zm_survey_bands(p, wanted, err) < 0) {
+    zm_stamp_rules rules;
+    if (zm_stamp_rules_from_params(p, &rules, err)) {
         zm_inputs_free(&in);
         zm_store_close(s);
         return ZM_EXIT_INPUT;
     }
-    const int bricks_mode = !strcmp(zm_param_str(p, "survey.mode"), "bricks");
-    const int allow_missing = zm_param_bool(p, "survey.allow_missing_bands");
-    zm_cutout_cfg cfg;
-    zm_field_rule rule;
-    zm_dtype dtype;
-    int rule_auto;
-    zm_cutout_cfg_from_params(p, &cfg, &rule, &dtype, &rule_auto);
+    const zm_cutout_cfg cfg = rules.cfg;
+    const zm_dtype dtype = rules.dtype;
     const long long batch = zm_param_int(p, "cutout.batch");
     const size_t np = (size_t)cfg.channels * cfg.size * cfg.size;
     const size_t esz = dtype == ZM_DT_F16 ? 2 : 1;
@@ -219,7 +116,7 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
     int *rej_inputs = zm_malloc(((size_t)batch + 1) * sizeof *rej_inputs);
     unsigned char *ones = zm_malloc((size_t)batch + 1);
     memset(ones, 1, (size_t)batch + 1);
-    loaded L;
+    zm_loaded_input L;
     memset(&L, 0, sizeof L);
     L.input = -1;
     long long n_ok = 0, n_rej = 0, n_edge = 0, n_nan = 0, n_missing = 0, in_rej = 0;
@@ -238,7 +135,9 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
             const int i = pc->input;
             zm_err e = {0};
             if (L.input != i) {
-                if (load_input(&in, i, bricks_mode, wanted, allow_missing, &L, &e)) {
+                L.input = i;
+                if (zm_input_load(in.name[i], in.path[i], rules.bricks_mode, rules.wanted, rules.allow_missing, &L,
+                                  &e)) {
                     L.failed = 1;
                     zm_warn("cutout: input %s rejected: %s", in.name[i], e.msg);
                     zm_reject_add(&rej, "cutout", i, -1, in.path[i], e.msg);
@@ -265,20 +164,8 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
                     n_rej++;
                     continue;
                 }
-                int crc = 0;
-                if (L.is_picture) {
-                    zm_cutout_from_picture(&cfg, L.pic, L.pw, L.ph, work, stamp);
-                    flags[k] = ZM_CUT_PRESTRETCHED;
-                } else {
-                    zm_field_rule use = rule;
-                    if (rule_auto)
-                        use.kind = bricks_mode || isfinite(th50[j]) ? ZM_FIELD_GZ : ZM_FIELD_NATIVE;
-                    zm_image *ref = L.bands.img[0] ? L.bands.img[0] : L.bands.img[1] ? L.bands.img[1] : L.bands.img[2];
-                    double native = use.kind == ZM_FIELD_NATIVE && ref ? zm_image_width_arcsec(ref, ra[j], dec[j]) : 0;
-                    double field = zm_field_arcsec(&use, th50[j], th90[j], r50[j], native);
-                    pixscale[k] = (float)(field / cfg.size);
-                    crc = zm_cutout_make(&cfg, &L.bands, ra[j], dec[j], field, work, stamp, &flags[k], &e);
-                }
+                int crc = zm_stamp_make(&rules, &L, ra[j], dec[j], r50[j], th50[j], th90[j], work, stamp, &flags[k],
+                                        &pixscale[k], &e);
                 if (crc) {
                     memset(dst, 0, np * esz);
                     flags[k] |= ZM_CUT_REJECTED;
@@ -305,14 +192,14 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
             zm_reject_free(&rej);
         }
         if (!rc && zm_any(ctx, nrejin > 0)) {
-            zm_range *sr = zm_malloc((size_t)(nrejin ? nrejin : 1) * sizeof *sr);
+            zm_range *srng = zm_malloc((size_t)(nrejin ? nrejin : 1) * sizeof *srng);
             int *st = zm_malloc((size_t)(nrejin ? nrejin : 1) * sizeof *st);
             for (int q = 0; q < nrejin; q++) {
-                sr[q] = (zm_range){(unsigned long long)rej_inputs[q], 1};
+                srng[q] = (zm_range){(unsigned long long)rej_inputs[q], 1};
                 st[q] = ZM_INPUT_REJECTED_CUTOUT;
             }
-            rc = zm_store_write(s, &ZM_F_INPUT_STATUS, sr, nrejin, st, err);
-            free(sr);
+            rc = zm_store_write(s, &ZM_F_INPUT_STATUS, srng, nrejin, st, err);
+            free(srng);
             free(st);
         }
         /* what this round wrote reaches the file before its inputs are marked done */
@@ -326,7 +213,7 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
             break;
         }
     }
-    unload(&L);
+    zm_loaded_unload(&L);
     if (!rc) rc = zm_reject_canonicalise(s, rej_from, ctx, err);
     long long tot[6] = {n_ok, n_rej, n_edge, n_nan, n_missing, in_rej};
     ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, tot, 6, MPI_LONG_LONG, MPI_SUM, ctx->comm));

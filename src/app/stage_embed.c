@@ -28,52 +28,28 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     if (zm_stage_open_store(a, 1, "cutout", &s, err)) return ZM_EXIT_INPUT;
     const char *w = zm_param_str(p, "embed.weights");
     if (!w || !w[0]) w = zm_param_str(p, "model.output");
-    zm_nn_file_info info;
-    zm_gz_schema tree;
-    memset(&tree, 0, sizeof tree);
+    zm_embedder E;
+    memset(&E, 0, sizeof E);
     zm_inputs in;
     memset(&in, 0, sizeof in);
-    zm_net *net = NULL;
     unsigned long long dims[4] = {0}, N = 0;
     zm_dtype itype = ZM_DT_U8;
-    int rc = zm_net_file_info(w, &info, err);
-    if (rc) zm_err_prefix(err, "[embed] weights");
-    const char *treename = zm_param_str(p, "labels.tree");
-    if (!rc) rc = !strcmp(treename, "decals") ? zm_gz_schema_decals(&tree, err) : zm_gz_schema_load(&tree, treename, err);
-    if (!rc && zm_store_shape(s, "/cutouts/images", dims, err) != 4) rc = ZM_ESTATE;
+    int rc = 0;
+    if (zm_store_shape(s, "/cutouts/images", dims, err) != 4) rc = ZM_ESTATE;
     if (!rc) rc = zm_store_type(s, "/cutouts/images", &itype, err);
     if (!rc) rc = zm_store_nrows(s, ZM_F_GAL_ID.path, &N, err);
     const int C = (int)dims[1], S = (int)dims[2];
-    if (!rc && (info.in_ch != C || info.in_size > S))
-        rc = zm_err_set(err, ZM_ECONFIG,
-                        "model %s takes %d channel(s) of %d x %d pixels, but the stamps in %s are %d channel(s) of "
-                        "%d x %d; cut the stamps to match ([cutout] channels, size) or use another model",
-                        w, info.in_ch, info.in_size, info.in_size, zm_store_path(s), C, S, S);
-    if (!rc && info.n_out != tree.nanswers)
-        rc = zm_err_set(err, ZM_ECONFIG, "model %s has %d outputs but the tree [labels] tree = %s has %d answers", w,
-                        info.n_out, treename, tree.nanswers);
     const int batch = (int)zm_param_int(p, "embed.batch"), mc = (int)zm_param_int(p, "embed.mc_passes");
-    if (!rc) {
-        zm_net_config nc = zm_net_config_default(info.arch);
-        nc.in_ch = info.in_ch;
-        nc.in_size = info.in_size;
-        nc.n_out = info.n_out;
-        nc.max_batch = batch;
-        nc.inference_only = 1;
-        nc.seed = 1;
-        rc = zm_net_create(&net, &nc, err);
-        if (!rc) rc = zm_net_load(net, w, 0, err);
-    }
+    if (!rc) rc = zm_embedder_open(p, w, C, S, zm_store_path(s), batch, mc, &E, err);
     if (!rc) rc = zm_inputs_read(s, &in, err);
     if (zm_any(ctx, rc)) {
         if (!rc) zm_err_set(err, ZM_EIO, "embed: setting up failed on another rank");
-        zm_net_free(net);
-        zm_gz_schema_free(&tree);
+        zm_embedder_close(&E);
         zm_inputs_free(&in);
         zm_store_close(s);
         return ZM_EXIT_INPUT;
     }
-    const int D = zm_net_repr_dim(net), A = tree.nanswers, K = info.in_size;
+    const int D = E.D, A = E.A;
     zm_field fe = {"/representation/embedding", ZM_DT_F32, 1, {(unsigned long long)D}, 0, "",
                    "the encoder's pooled representation of each galaxy (NaN for rejected stamps)"};
     zm_field fc = {"/predictions/concentration", ZM_DT_F32, 1, {(unsigned long long)A}, 0, "",
@@ -109,7 +85,7 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     if (!rc) {
         zm_store_set_attr(s, fe.path, "model", w);
         char cols[8192];
-        zm_tree_columns(&tree, cols, sizeof cols);
+        zm_tree_columns(&E.tree, cols, sizeof cols);
         zm_store_set_attr(s, ff.path, "columns", cols);
         zm_store_set_attr(s, fc.path, "columns", cols);
     }
@@ -123,11 +99,10 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     zm_chunk *chunks = NULL;
     int nchunks = zm_work_chunks(&in, owner, ctx->rank, batch, done, &chunks);
     long long rounds = zm_allreduce_max_ll(ctx, nchunks);
-    const size_t per = (size_t)C * S * S, perk = (size_t)C * K * K;
-    float *raw = zm_malloc((size_t)batch * per * sizeof *raw), *x = zm_malloc((size_t)batch * perk * sizeof *x);
+    const size_t per = (size_t)C * S * S;
+    float *raw = zm_malloc((size_t)batch * per * sizeof *raw);
     float *emb = zm_malloc((size_t)batch * D * sizeof *emb), *conc = zm_malloc((size_t)batch * A * sizeof *conc);
     float *frac = zm_malloc((size_t)batch * A * sizeof *frac), *sd = zm_malloc((size_t)batch * A * sizeof *sd);
-    float *a1 = zm_malloc((size_t)A * sizeof *a1), *f1 = zm_malloc((size_t)A * sizeof *f1);
     unsigned *flags = zm_malloc((size_t)batch * sizeof *flags);
     zm_range *ranges = zm_malloc(((size_t)batch + 1) * sizeof *ranges), *dr = zm_malloc(((size_t)batch + 1) * sizeof *dr);
     unsigned char *ones = zm_malloc((size_t)batch + 1);
@@ -151,43 +126,11 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
         }
         if (m) {
             const float scale = itype == ZM_DT_U8 ? 1.0f / 255.0f : 1.0f;
-            zm_aug centre;
-            zm_aug_center(S, K, &centre);
-            for (int i = 0; i < m; i++) {
-                for (size_t j = 0; j < per; j++) raw[(size_t)i * per + j] *= scale;
-                zm_aug_apply(raw + (size_t)i * per, C, S, K, &centre, x + (size_t)i * perk);
-            }
+            for (size_t j = 0; j < (size_t)m * per; j++) raw[j] *= scale;
             double t0 = zm_now();
-            int passes = mc > 0 ? mc : 1;
-            memset(conc, 0, (size_t)m * A * sizeof *conc);
-            memset(frac, 0, (size_t)m * A * sizeof *frac);
-            memset(sd, 0, (size_t)m * A * sizeof *sd);
-            for (int ps = 0; ps < passes && !rc; ps++) {
-                zm_rng_seed(&net->rng, 0xd1ce + (uint64_t)ps, (uint64_t)ranges[0].start);
-                zm_err e = {0};
-                /* passes after the first rerun only the ops from the dropout on */
-                if (ps ? zm_net_forward_mc_again(net, &e) : zm_net_forward(net, x, m, mc > 0 ? ZM_MODE_MC : ZM_MODE_EVAL, &e)) {
-                    rc = zm_err_set(err, ZM_EVALUE, "embed: %s", e.msg);
-                    break;
-                }
-                if (ps == 0) memcpy(emb, zm_net_repr(net), (size_t)m * D * sizeof *emb);
-                const float *y = zm_net_output(net);
-                for (int i = 0; i < m; i++) {
-                    zm_gz_concentration(y + (size_t)i * A, A, a1);
-                    zm_gz_vote_fraction(&tree, a1, f1);
-                    for (int k = 0; k < A; k++) {
-                        conc[(size_t)i * A + k] += a1[k] / passes;
-                        frac[(size_t)i * A + k] += f1[k] / passes;
-                        sd[(size_t)i * A + k] += f1[k] * f1[k] / passes;
-                    }
-                }
-            }
+            rc = zm_embedder_run(&E, raw, m, (uint64_t)ranges[0].start, emb, conc, frac, sd, err);
             t_net += zm_now() - t0;
             for (int i = 0; i < m; i++) {
-                for (int k = 0; k < A; k++) {
-                    float v = sd[(size_t)i * A + k] - frac[(size_t)i * A + k] * frac[(size_t)i * A + k];
-                    sd[(size_t)i * A + k] = v > 0 ? sqrtf(v) : 0.0f;
-                }
                 if (flags[i] & ZM_CUT_REJECTED) {
                     nrej++;
                     for (int k = 0; k < D; k++) emb[(size_t)i * D + k] = NAN;
@@ -227,17 +170,16 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
         snprintf(summary, sizeof summary,
                  "%lld galaxies embedded (%lld rejected stamps as NaN) with %s (%s, %d-d), %s; %.1f galaxies/s in all, "
                  "%.1f galaxies/s/rank in the network alone",
-                 tot[0], tot[1], w, info.arch, D, mc > 0 ? "Monte-Carlo dropout" : "one pass", el > 0 ? tot[0] / el : 0,
+                 tot[0], tot[1], w, E.info.arch, D, mc > 0 ? "Monte-Carlo dropout" : "one pass", el > 0 ? tot[0] / el : 0,
                  tn > 0 ? (double)tot[0] / ctx->size / tn : 0);
         zm_store_stage_end(s, "embed", summary);
         zm_progress_end(&prog, (double)tot[0]);
         zm_info0("embed: %s", summary);
     }
     zm_work_chunks_free(chunks, nchunks);
-    free(owner), free(wgt), free(raw), free(x), free(emb), free(conc), free(frac), free(sd), free(a1), free(f1);
+    free(owner), free(wgt), free(raw), free(emb), free(conc), free(frac), free(sd);
     free(flags), free(ranges), free(dr), free(ones), free(done);
-    zm_net_free(net);
-    zm_gz_schema_free(&tree);
+    zm_embedder_close(&E);
     zm_inputs_free(&in);
     zm_store_close(s);
     return rc ? ZM_EXIT_INPUT : interrupted ? ZM_EXIT_INTERRUPTED : 0;

@@ -41,12 +41,20 @@ static void fill_lists(zm_ivf *ix, const float *x, long nloc, long long id0, con
     for (int c = 0; c < nlist; c++) ix->off[c + 1] += ix->off[c];
     ix->vec = zm_malloc((size_t)(nloc ? nloc : 1) * d * sizeof *ix->vec);
     ix->ids = zm_malloc((size_t)(nloc ? nloc : 1) * sizeof *ix->ids);
+    ix->norms = zm_malloc((size_t)(nloc ? nloc : 1) * sizeof *ix->norms);
     long *pos = zm_malloc((size_t)nlist * sizeof *pos);
     memcpy(pos, ix->off, (size_t)nlist * sizeof *pos);
     for (long i = 0; i < nloc; i++) {
         long p = pos[lab[i]]++;
         memcpy(ix->vec + (size_t)p * d, x + (size_t)i * d, (size_t)d * sizeof(float));
         ix->ids[p] = id0 + i;
+    }
+    /* squared norms as knn.c computes them (double sums rounded to float), so that a
+     * list scan gives exact search's distances bit for bit */
+    for (long i = 0; i < nloc; i++) {
+        double s = 0;
+        for (int j = 0; j < d; j++) s += (double)ix->vec[(size_t)i * d + j] * ix->vec[(size_t)i * d + j];
+        ix->norms[i] = (float)s;
     }
     free(pos);
 }
@@ -149,45 +157,79 @@ void zm_ivf_from_lists(zm_ivf *ix, const float *centroids, int nlist, int d, con
     fill_lists(ix, x, nloc, id0, lists);
 }
 
+/* Inserts (dd, gid) into a top-k list sorted by distance, then id. */
+static void topk_insert(float *od, long long *oi, int k, float dd, long long gid)
+{
+    if (!(dd < od[k - 1] || (dd == od[k - 1] && gid < oi[k - 1]))) return;
+    int t = k - 1;
+    while (t > 0 && (od[t - 1] > dd || (od[t - 1] == dd && oi[t - 1] > gid))) {
+        od[t] = od[t - 1], oi[t] = oi[t - 1];
+        t--;
+    }
+    od[t] = dd, oi[t] = gid;
+}
+
+#define SCAN_BLOCK 1024
+
 void zm_ivf_search(const zm_ctx *ctx, const zm_ivf *ix, const float *q, int nq, int k, int nprobe, long long *ids,
                    float *dist)
 {
     if (nprobe > ix->nlist) nprobe = ix->nlist;
-    const int d = ix->d;
-    long long *pl = zm_malloc((size_t)nq * nprobe * sizeof *pl);
-    float *pd = zm_malloc((size_t)nq * nprobe * sizeof *pd);
-    zm_knn_exact(ix->centroids, ix->nlist, d, 0, q, nq, nprobe, pl, pd);
-    long long *ti = zm_malloc((size_t)k * sizeof *ti);
-    float *td = zm_malloc((size_t)k * sizeof *td);
+    const int d = ix->d, nlist = ix->nlist;
+    long long *pl = zm_malloc((size_t)(nq ? nq : 1) * nprobe * sizeof *pl);
+    float *pd = zm_malloc((size_t)(nq ? nq : 1) * nprobe * sizeof *pd);
+    zm_knn_exact(ix->centroids, nlist, d, 0, q, nq, nprobe, pl, pd);
+    for (size_t j = 0; j < (size_t)nq * k; j++) ids[j] = -1, dist[j] = INFINITY;
+    /* the queries probing each list, so that a list is scanned once for all of them: one
+     * sgemm (queries x rows of the list) per block of rows */
+    long *start = zm_calloc((size_t)nlist + 1, sizeof *start);
+    for (size_t j = 0; j < (size_t)nq * nprobe; j++) start[pl[j] + 1]++;
+    for (int l = 0; l < nlist; l++) start[l + 1] += start[l];
+    int *who = zm_malloc((size_t)(nq ? nq : 1) * nprobe * sizeof *who), maxq = 0;
+    long *pos = zm_malloc((size_t)nlist * sizeof *pos);
+    memcpy(pos, start, (size_t)nlist * sizeof *pos);
+    for (int i = 0; i < nq; i++)
+        for (int p = 0; p < nprobe; p++) who[pos[pl[(size_t)i * nprobe + p]]++] = i;
+    for (int l = 0; l < nlist; l++)
+        if (start[l + 1] - start[l] > maxq) maxq = (int)(start[l + 1] - start[l]);
+    float *qn = zm_malloc((size_t)(nq ? nq : 1) * sizeof *qn);
     for (int i = 0; i < nq; i++) {
-        long long *oi = ids + (size_t)i * k;
-        float *od = dist + (size_t)i * k;
-        for (int j = 0; j < k; j++) oi[j] = -1, od[j] = INFINITY;
-        for (int p = 0; p < nprobe; p++) {
-            long l = (long)pl[(size_t)i * nprobe + p];
-            long n = ix->off[l + 1] - ix->off[l];
-            if (n == 0) continue;
-            /* exact search in the list, then merge with what we have */
-            zm_knn_exact(ix->vec + (size_t)ix->off[l] * d, n, d, 0, q + (size_t)i * d, 1, k, ti, td);
-            for (int j = 0; j < k && ti[j] >= 0; j++) {
-                long long gid = ix->ids[ix->off[l] + ti[j]];
-                float dd = td[j];
-                if (!(dd < od[k - 1] || (dd == od[k - 1] && gid < oi[k - 1]))) continue;
-                int t = k - 1;
-                while (t > 0 && (od[t - 1] > dd || (od[t - 1] == dd && oi[t - 1] > gid))) {
-                    od[t] = od[t - 1], oi[t] = oi[t - 1];
-                    t--;
+        double s = 0;
+        for (int j = 0; j < d; j++) s += (double)q[(size_t)i * d + j] * q[(size_t)i * d + j];
+        qn[i] = (float)s;
+    }
+    float *qs = zm_malloc((size_t)(maxq ? maxq : 1) * d * sizeof *qs);
+    float *g = zm_malloc((size_t)(maxq ? maxq : 1) * SCAN_BLOCK * sizeof *g);
+    for (int l = 0; l < nlist; l++) {
+        int m = (int)(start[l + 1] - start[l]);
+        long n = ix->off[l + 1] - ix->off[l];
+        if (m == 0 || n == 0) continue;
+        const int *wq = who + start[l];
+        for (int a = 0; a < m; a++) memcpy(qs + (size_t)a * d, q + (size_t)wq[a] * d, (size_t)d * sizeof *qs);
+        for (long b0 = 0; b0 < n; b0 += SCAN_BLOCK) {
+            int nb = (int)(n - b0 < SCAN_BLOCK ? n - b0 : SCAN_BLOCK);
+            const long r0 = ix->off[l] + b0;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nb, d, -2.0f, qs, d, ix->vec + (size_t)r0 * d, d,
+                        0.0f, g, nb);
+            for (int a = 0; a < m; a++) {
+                const int i = wq[a];
+                float *od = dist + (size_t)i * k;
+                long long *oi = ids + (size_t)i * k;
+                const float *row = g + (size_t)a * nb;
+                for (int j = 0; j < nb; j++) {
+                    float dd = row[j] + qn[i] + ix->norms[r0 + j];
+                    if (dd < 0) dd = 0;
+                    if (dd <= od[k - 1]) topk_insert(od, oi, k, dd, ix->ids[r0 + j]);
                 }
-                od[t] = dd, oi[t] = gid;
             }
         }
     }
-    free(pl), free(pd), free(ti), free(td);
+    free(pl), free(pd), free(start), free(who), free(pos), free(qn), free(qs), free(g);
     zm_knn_merge(ctx, nq, k, ids, dist);
 }
 
 void zm_ivf_free(zm_ivf *ix)
 {
-    free(ix->centroids), free(ix->off), free(ix->vec), free(ix->ids);
+    free(ix->centroids), free(ix->off), free(ix->vec), free(ix->ids), free(ix->norms);
     memset(ix, 0, sizeof *ix);
 }

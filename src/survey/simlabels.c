@@ -3,8 +3,11 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "zoomorph/rng.h"
+#include "zoomorph/table.h"
 
 enum { T_RING, T_SPIRAL, T_BAR, T_MERGER, T_TIDAL, T_SHELL, T_EDGEON, T_DUST, T_OVERLAP,
        T_ELLIPTICAL, T_BOXY, T_STAR, T_ARTIFACT, T_LENS, T_IRREGULAR, T_CLUMPY,
@@ -131,4 +134,58 @@ int zm_sim_write_interest(const char *path, const zm_sim_object *o, long n, uint
     }
     if (fclose(f) != 0) return zm_err_set(err, ZM_EIO, "cannot write %s", path);
     return 0;
+}
+
+/* What each tag means in the simulator's truth table (truth.fits): a column above a
+ * threshold (or a second column), or the object's class. */
+typedef struct {
+    const char *tag, *col, *col2;
+    double above;
+    const char *cls;
+} tag_truth;
+
+static const tag_truth truth_rules[] = {
+    {"ring", "ring_present", "oring_present", 0.5, NULL},  {"spiral", "arms_present", NULL, 0.5, NULL},
+    {"bar", "bar_present", NULL, 0.5, NULL},                {"merger", "companion_present", NULL, 0.5, NULL},
+    {"overlapping", "companion_present", NULL, 0.5, NULL}, {"tidal", "tail_present", NULL, 0.5, NULL},
+    {"shell", "shell_present", NULL, 0.5, NULL},            {"dust-lane", "dust_present", NULL, 0.5, NULL},
+    {"lens", "arc_present", NULL, 0.5, NULL},               {"clumpy", "clumps_present", NULL, 0.5, NULL},
+    {"flocculent", "arms_flocculence", NULL, 0.0, NULL},    {"boxy-bulge", "bulge_boxiness", NULL, 2.05, NULL},
+    {"artifact", "artefact", NULL, 0.0, NULL},              {"edge-on", NULL, NULL, 0, "edge-on"},
+    {"elliptical", NULL, NULL, 0, "elliptical"},            {"irregular", NULL, NULL, 0, "irregular"},
+    {"diffuse", NULL, NULL, 0, "diffuse"},                  {"star", NULL, NULL, 0, "star"},
+};
+
+int zm_sim_tag_truth(zm_table *truth, const char *tag, unsigned char *present, zm_err *err)
+{
+    const tag_truth *r = NULL;
+    for (size_t i = 0; i < sizeof truth_rules / sizeof truth_rules[0]; i++)
+        if (!strcmp(truth_rules[i].tag, tag)) r = &truth_rules[i];
+    if (!r) return 1;
+    long n = zm_table_nrows(truth);
+    size_t m = (size_t)(n ? n : 1);
+    int rc = 0;
+    if (r->cls) {
+        int c = zm_table_col(truth, "class");
+        if (c < 0) return zm_err_set(err, ZM_EMISSING, "%s: no column 'class'", zm_table_path(truth));
+        char *v = zm_calloc(m, 32);
+        rc = zm_table_read_str(truth, c, v, 32, err);
+        for (long i = 0; !rc && i < n; i++) present[i] = !strcmp(v + (size_t)i * 32, r->cls);
+        free(v);
+        return rc;
+    }
+    double *v = zm_malloc(m * sizeof *v);
+    memset(present, 0, m);
+    const char *cols[2] = {r->col, r->col2};
+    for (int k = 0; k < 2 && !rc && cols[k]; k++) {
+        int c = zm_table_col(truth, cols[k]);
+        if (c < 0) {
+            rc = zm_err_set(err, ZM_EMISSING, "%s: no column '%s' (the truth of tag '%s')", zm_table_path(truth), cols[k], tag);
+            break;
+        }
+        rc = zm_table_read_double(truth, c, v, NULL, err);
+        for (long i = 0; !rc && i < n; i++) present[i] |= v[i] > r->above; /* NaN: absent */
+    }
+    free(v);
+    return rc;
 }
