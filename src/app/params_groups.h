@@ -10,5 +10,6 @@ extern const zm_param_table zm_params_labels;
 extern const zm_param_table zm_params_train;
 extern const zm_param_table zm_params_embed;
 extern const zm_param_table zm_params_sim;
+extern const zm_param_table zm_params_run;
 
 #endif

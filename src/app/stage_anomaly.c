@@ -11,6 +11,7 @@
  *    and the rest by the GP mean. Reports, averaged over [anomaly] seeds, the fraction of
  *    the top 50, 100 and 200 that are interesting (score >= [anomaly] interesting) for the
  *    isolation forest alone and for the GP, and the curve against labels used.
+ *    [anomaly] evaluate and budget give the same without the flags.
  */
 #include <math.h>
 #include <stdio.h>
@@ -51,8 +52,9 @@ static int run_anomaly(const zm_stage_args *a, zm_err *err)
 {
     const zm_ctx *ctx = a->ctx;
     const zm_params *p = a->params;
-    const char *oracle = NULL;
-    long budget = 200;
+    const char *oracle = zm_param_str(p, "anomaly.evaluate");
+    long budget = (long)zm_param_int(p, "anomaly.budget");
+    if (oracle && !oracle[0]) oracle = NULL;
     for (int i = 0; i < a->argc; i++) {
         if (!strcmp(a->argv[i], "--evaluate") && i + 1 < a->argc) oracle = a->argv[++i];
         else if (!strcmp(a->argv[i], "--budget") && i + 1 < a->argc) budget = atol(a->argv[++i]);
@@ -299,6 +301,6 @@ static int run_anomaly(const zm_stage_args *a, zm_err *err)
 
 const zm_stage zm_stage_anomaly = {
     "anomaly", "isolation-forest anomaly scores; with --evaluate, the paper's active learning with a GP",
-    "  --evaluate FILE.csv   replay the active learning with an oracle (ra, dec, score 0..5)\n"
-    "  --budget N            labels the oracle gives (default 200)",
+    "  --evaluate FILE.csv   replay the active learning with an oracle (ra, dec, score 0..5; default [anomaly] evaluate)\n"
+    "  --budget N            labels the oracle gives (default [anomaly] budget, 200)",
     run_anomaly};

@@ -6,6 +6,7 @@
  * nearest galaxy within [similar] radius_arcsec), or a CSV file of them (--queries, with
  * columns id or ra, dec). Writes a CSV of neighbours (query, rank, id, ra, dec, distance)
  * and a PNG gallery per query (query first, then its neighbours in order, with ids).
+ * Without query flags, [similar] queries (ids or a CSV file) are used.
  */
 #include <math.h>
 #include <stdio.h>
@@ -85,6 +86,23 @@ static int run_similar(const zm_stage_args *a, zm_err *err)
             return ZM_EXIT_USAGE;
         }
     }
+    /* no flags: [similar] queries (row ids, or one CSV file) */
+    char qbuf[4096];
+    if (nq == 0 && !qfile) {
+        char *items[MAXQ > 256 ? 256 : MAXQ];
+        int ni = zm_param_list(p, "similar.queries", items, 256, qbuf, sizeof qbuf);
+        for (int i = 0; i < ni; i++) {
+            char *end = NULL;
+            long long v = strtoll(items[i], &end, 10);
+            if (end != items[i] && !*end && v >= 0) qid[nq] = v, qra[nq] = qdec[nq] = NAN, nq++;
+            else if (ni == 1) qfile = items[i];
+            else {
+                zm_err_set(err, ZM_ECONFIG, "config key [similar] queries: '%s' is neither a row id nor the only item "
+                           "(a CSV file of queries)", items[i]);
+                return ZM_EXIT_INPUT;
+            }
+        }
+    }
     if (qfile) {
         zm_table *t = NULL;
         if ((rc = zm_table_open(qfile, &t, err))) return ZM_EXIT_INPUT;
@@ -109,7 +127,7 @@ static int run_similar(const zm_stage_args *a, zm_err *err)
         if (rc) return ZM_EXIT_INPUT;
     }
     if (nq == 0) {
-        zm_err_set(err, ZM_EUSAGE, "similar: give --id N, --ra RA --dec DEC, or --queries FILE.csv");
+        zm_err_set(err, ZM_EUSAGE, "similar: give --id N, --ra RA --dec DEC, --queries FILE.csv, or [similar] queries");
         return ZM_EXIT_USAGE;
     }
     zm_store *s = NULL;
