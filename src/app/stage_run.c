@@ -106,7 +106,7 @@ static const run_step steps[] = {
 #define NSTEPS ((int)(sizeof steps / sizeof steps[0]))
 
 enum { ST_NOT_ASKED, ST_COMPLETE, ST_TO_RUN, ST_RAN, ST_FAILED, ST_STOPPED, ST_NOT_REACHED };
-static const char *const status_name[] = {"not asked", "skipped", "to run", "ran", "failed", "stopped", "not reached"};
+static const char *const status_name[] = {"not asked", "skipped", "running", "ran", "failed", "stopped", "not reached"};
 
 typedef struct {
     const zm_stage *fn;
@@ -417,6 +417,7 @@ static int run_run(const zm_stage_args *a, zm_err *err)
             continue;
         }
         zm_info0("run: ---- %s ----", steps[i].stage);
+        if (!strcmp(steps[i].stage, "report")) record(ctx, p, st, mark, 0); /* the report shows the summary so far */
         long h5_before = zm_store_open_objects();
         int fd_before = open_fds();
         zm_stage_args sa = {ctx, a->params, a->config_path, 0, NULL};
