@@ -6,8 +6,9 @@
  * queries), anomaly, finetune (when the stage is built and its labels are configured),
  * catalogue, report (when [run] report).
  *
- * A stage already complete in the store (/meta/stages/<stage> status "complete") is
- * skipped, and says so; once a stage has run, every later stage runs too (its inputs
+ * A stage already complete in the store (/meta/stages/<stage> status "complete"; for
+ * simulate, which writes no store, its truth.fits and survey-bricks.fits) is skipped, and
+ * says so; once a stage has run, every later stage runs too (its inputs
  * changed). --from STAGE reruns from that stage on, --only a,b restricts the run to those
  * stages, --check checks the inputs the config names and prints the plan without running
  * anything. Before any stage runs, every input file the config names (survey root, vote
@@ -41,7 +42,11 @@ typedef struct {
     int (*wanted)(const zm_params *p, char *why, size_t n);
     int marked_by_run;       /* the stage does not record /meta/stages/<stage> itself */
     const char *output_key;  /* the parameter naming its main output, or NULL */
+    /* complete without a mark in the store (a stage that writes no store), or NULL */
+    int (*done_outside)(const zm_params *p);
 } run_step;
+
+static int is_file(const char *path);
 
 static int want_simulate(const zm_params *p, char *why, size_t n)
 {
@@ -86,22 +91,32 @@ static int want_report(const zm_params *p, char *why, size_t n)
     return zm_param_bool(p, "run.report");
 }
 
+/* simulate wrote truth.fits and survey-bricks.fits last (and removes them first when it
+ * overwrites): both there means it finished, also when run by a job of its own. */
+static int simulated(const zm_params *p)
+{
+    char a[4200], b[4200];
+    snprintf(a, sizeof a, "%s/truth.fits", zm_param_str(p, "simulate.out"));
+    snprintf(b, sizeof b, "%s/survey-bricks.fits", zm_param_str(p, "simulate.out"));
+    return is_file(a) && is_file(b);
+}
+
 /* The chain. Adding a stage is one line (its function is found by name in zm_stages; a
  * stage missing from this build is skipped with a message). */
 static const run_step steps[] = {
-    {"simulate", want_simulate, 1, "simulate.out"},
-    {"plan", NULL, 0, "store.path"},
-    {"cutout", NULL, 0, NULL},
-    {"votes", want_votes, 0, NULL},
-    {"pretrain", want_pretrain, 0, "model.output"},
-    {"embed", NULL, 0, NULL},
-    {"pca", NULL, 0, NULL},
-    {"index", want_index, 0, NULL},
-    {"similar", want_similar, 1, "similar.output"},
-    {"anomaly", NULL, 0, "anomaly.output"},
-    {"finetune", want_finetune, 0, NULL},
-    {"catalogue", NULL, 1, "catalogue.path"},
-    {"report", want_report, 1, "report.path"},
+    {"simulate", want_simulate, 1, "simulate.out", simulated},
+    {"plan", NULL, 0, "store.path", NULL},
+    {"cutout", NULL, 0, NULL, NULL},
+    {"votes", want_votes, 0, NULL, NULL},
+    {"pretrain", want_pretrain, 0, "model.output", NULL},
+    {"embed", NULL, 0, NULL, NULL},
+    {"pca", NULL, 0, NULL, NULL},
+    {"index", want_index, 0, NULL, NULL},
+    {"similar", want_similar, 1, "similar.output", NULL},
+    {"anomaly", NULL, 0, "anomaly.output", NULL},
+    {"finetune", want_finetune, 0, NULL, NULL},
+    {"catalogue", NULL, 1, "catalogue.path", NULL},
+    {"report", want_report, 1, "report.path", NULL},
 };
 #define NSTEPS ((int)(sizeof steps / sizeof steps[0]))
 
@@ -370,7 +385,8 @@ static int run_run(const zm_stage_args *a, zm_err *err)
             st[i].status = ST_NOT_ASKED;
             continue;
         }
-        int complete = s && zm_store_stage_complete(s, steps[i].stage);
+        int complete = (s && zm_store_stage_complete(s, steps[i].stage)) || (steps[i].done_outside && steps[i].done_outside(p));
+        ZM_CHECK_MPI(MPI_Bcast(&complete, 1, MPI_INT, 0, ctx->comm)); /* rank 0 looked at the files */
         if (complete && !invalidated && (ifrom < 0 || i < ifrom)) {
             st[i].status = ST_COMPLETE;
             describe_output(s, p, i, st);
