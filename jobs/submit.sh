@@ -2,8 +2,11 @@
 # Submits a zoomorph run as a chain of Slurm jobs, each stage after the previous one
 # succeeded (--dependency=afterok), and prints the job ids.
 #   jobs/submit.sh CONFIG [STAGE ...]       default stages: plan cutout embed pca catalogue
+#   jobs/submit.sh CONFIG run               the whole chain as one job (zoomorph run)
 #   ZM_NTASKS=64 ZM_TIME=02:00:00 ZM_PARTITION=regular jobs/submit.sh run.ini simulate plan cutout
-# The config is checked (zoomorph params) before anything is submitted.
+# The config is checked (zoomorph params) and the inputs it names (zoomorph run --check)
+# before anything is submitted. Jobs run in the current directory (relative paths of the
+# config are relative to it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 config=$(readlink -f "${1:?usage: jobs/submit.sh CONFIG [STAGE ...]}")
@@ -17,6 +20,21 @@ if ! command -v sbatch > /dev/null; then
   exit 2
 fi
 "$ZM_BIN" params -c "$config" > /dev/null   # unknown keys and bad values stop here
+# the inputs the config names (survey root, votes, weights...) must exist: checked here,
+# before any job is submitted (zoomorph run --check, for the stages of the chain)
+only=()
+for s in "${stages[@]}"; do
+  case "$s" in
+    run) only=(); break ;;
+    gallery|params) ;;
+    *) only+=("$s") ;;
+  esac
+done
+if [[ " ${stages[*]} " == *" run "* ]]; then
+  "$ZM_BIN" run --check -c "$config" --log-level warn
+elif [ ${#only[@]} -gt 0 ]; then
+  "$ZM_BIN" run --check --only "$(IFS=,; echo "${only[*]}")" -c "$config" --log-level warn
+fi
 opts=(--ntasks="${ZM_NTASKS:-2}" --time="${ZM_TIME:-01:00:00}" --parsable)
 [ -n "${ZM_PARTITION:-}" ] && opts+=(--partition="$ZM_PARTITION")
 [ -n "${ZM_OVERCOMMIT:-}" ] && opts+=(--overcommit)

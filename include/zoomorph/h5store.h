@@ -124,4 +124,9 @@ int zm_store_stage_end(zm_store *s, const char *stage, const char *summary);
 /* 1 if the stage's status is "complete". */
 int zm_store_stage_complete(zm_store *s, const char *stage);
 
+/* HDF5 objects (files, groups, datasets, types, attributes) this process has open: 0
+ * between stages; `zoomorph run` checks it after each stage so that a stage leaving
+ * something open is found. */
+long zm_store_open_objects(void);
+
 #endif

@@ -23,6 +23,9 @@ static const zm_param_def defs[] = {
     {"index.seed", ZM_PT_INT, "1", 0, 1e18, NULL, "", "k-means seeding"},
     {"similar.k", ZM_PT_INT, "10", 1, 10000, NULL, "", "neighbours per query"},
     {"similar.radius_arcsec", ZM_PT_REAL, "3", 0.001, 3600, NULL, "arcsec", "a position query takes the nearest galaxy within this"},
+    {"similar.queries", ZM_PT_LIST, "", NOR, NULL, "",
+     "queries when no --id/--ra/--queries flag is given (and for 'zoomorph run'): row ids, or one CSV file "
+     "with columns id, or ra and dec; empty: run skips similar"},
     {"similar.output", ZM_PT_STR, "similar.csv", NOR, NULL, "", "CSV of neighbours"},
     {"similar.gallery_dir", ZM_PT_STR, ".", NOR, NULL, "", "directory for the PNG galleries (empty: none)"},
     {"similar.eval_min_tagged", ZM_PT_INT, "10", 1, 1e9, NULL, "galaxies",
@@ -53,6 +56,10 @@ static const zm_param_def defs[] = {
     {"anomaly.trade_off", ZM_PT_REAL, "0.5", 0, 100, NULL, "", "expected improvement's exploration trade-off xi (the paper: 0.5)"},
     {"anomaly.match_arcsec", ZM_PT_REAL, "1", 0.001, 3600, NULL, "arcsec",
      "a label or oracle row given by ra, dec takes the nearest galaxy within this"},
+    {"anomaly.evaluate", ZM_PT_STR, "", NOR, NULL, "",
+     "interest file (ra, dec, score 0..5) replayed as the oracle of the active learning when no "
+     "--evaluate flag is given (and by 'zoomorph run'); empty: no evaluation"},
+    {"anomaly.budget", ZM_PT_INT, "200", 1, 1e7, NULL, "", "evaluation: labels the oracle gives (--budget)"},
     {"anomaly.interesting", ZM_PT_REAL, "4", 0, 5, NULL, "", "evaluation: a score at least this is interesting"},
     {"anomaly.eval_seeds", ZM_PT_INT, "3", 1, 1000, NULL, "",
      "evaluation: repeats with different forests and random first batches (mean and spread reported)"},

@@ -11,5 +11,6 @@ extern const zm_param_table zm_params_train;
 extern const zm_param_table zm_params_embed;
 extern const zm_param_table zm_params_finetune;
 extern const zm_param_table zm_params_sim;
+extern const zm_param_table zm_params_run;
 
 #endif

@@ -9,6 +9,7 @@ const zm_param_table *const zm_param_groups[] = {
     &zm_params_embed,
     &zm_params_finetune,
     &zm_params_sim,
+    &zm_params_run,
 };
 const int zm_nparam_groups = (int)(sizeof zm_param_groups / sizeof zm_param_groups[0]);
 

@@ -17,6 +17,7 @@
  *    learning with the GP, and Astronomaly's neighbour score, over [anomaly] eval_seeds
  *    seeds (mean and spread), the fraction interesting in the top 50/100/200 and the
  *    curve of the top 100 against labels used ([anomaly] eval_plot). Writes no labels.
+ *    [anomaly] evaluate and budget give the same without the flags.
  */
 #include <math.h>
 #include <stdio.h>
@@ -551,9 +552,10 @@ static int run_anomaly(const zm_stage_args *a, zm_err *err)
 {
     const zm_ctx *ctx = a->ctx;
     const zm_params *p = a->params;
-    const char *oracle = NULL, *labels_file = NULL;
-    long budget = 200;
+    const char *oracle = zm_param_str(p, "anomaly.evaluate"), *labels_file = NULL;
+    long budget = (long)zm_param_int(p, "anomaly.budget");
     int want_next = 0;
+    if (oracle && !oracle[0]) oracle = NULL;
     for (int i = 0; i < a->argc; i++) {
         if (!strcmp(a->argv[i], "--evaluate") && i + 1 < a->argc) oracle = a->argv[++i];
         else if (!strcmp(a->argv[i], "--labels") && i + 1 < a->argc) labels_file = a->argv[++i], want_next = 1;
@@ -702,6 +704,6 @@ const zm_stage zm_stage_anomaly = {
     "  --labels FILE.csv     add labels (columns id, score or ra, dec, score; scores 0..5), refit, rank,\n"
     "                        and write the next batch\n"
     "  --evaluate FILE.csv   replay the active learning with an oracle (ra, dec, score 0..5) over the\n"
-    "                        galaxies it scores: isolation forest, GP, neighbour score\n"
-    "  --budget N            labels the oracle gives (default 200)",
+    "                        galaxies it scores: isolation forest, GP, neighbour score (default [anomaly] evaluate)\n"
+    "  --budget N            labels the oracle gives (default [anomaly] budget, 200)",
     run_anomaly};

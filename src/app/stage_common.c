@@ -1,14 +1,19 @@
 /* stage_common.c: see stage_common.h. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include "stage_common.h"
 
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "zoomorph/crossmatch.h"
+#include "zoomorph/signals.h"
 
 int zm_inputs_read(zm_store *s, zm_inputs *in, zm_err *err)
 {
@@ -150,6 +155,19 @@ void zm_work_chunks_free(zm_chunk *c, int n)
 
 void zm_fault_point(const zm_ctx *ctx, const char *stage, long long round)
 {
+    const char *w = getenv("ZM_FAULT_WAIT"), *restarts = getenv("SLURM_RESTART_COUNT");
+    if (w && w[0] && !(restarts && atoi(restarts) > 0)) {
+        char name[64] = "";
+        long long at = -1;
+        int rank = 0;
+        if (sscanf(w, "%63[^:]:%lld:%d", name, &at, &rank) >= 2 && !strcmp(name, stage) && at == round &&
+            rank == ctx->rank) {
+            fprintf(stderr, "zoomorph: ZM_FAULT_WAIT: rank %d of stage %s waiting for a stop signal after round %lld\n",
+                    ctx->rank, stage, round);
+            fflush(stderr);
+            for (int i = 0; i < 1200 && !zm_signal_pending(); i++) nanosleep(&(struct timespec){0, 100000000L}, NULL);
+        }
+    }
     const char *g = getenv("ZM_FAULT_SIGNAL");
     if (g && g[0]) {
         char name[64] = "";

@@ -60,7 +60,10 @@ unsigned long long zm_vectors_fingerprint(const zm_ctx *ctx, const float *x, lon
 /* Fault injection for tests: when ZM_FAULT_KILL="<stage>:<round>[:<rank>]" names this
  * stage and round, that rank (default 0) kills itself with SIGKILL, as a node failure
  * would, after the round's writes; ZM_FAULT_SIGNAL (same form) makes it raise SIGUSR1,
- * as Slurm's --signal would. No effect otherwise. */
+ * as Slurm's --signal would; ZM_FAULT_WAIT (same form) makes that rank wait there (at
+ * most 120 s) until a stop signal arrives, so that a test can signal a stage from outside
+ * (scancel --signal=USR1) at a known point; not in a requeued Slurm job
+ * (SLURM_RESTART_COUNT > 0). No effect otherwise. */
 void zm_fault_point(const zm_ctx *ctx, const char *stage, long long round);
 
 /* Collective: matches n label rows (every rank passes the same rows) to store rows, by

@@ -14,6 +14,7 @@
  *
  * With --evaluate-tags tags.csv (ra, dec, tag) it replays the paper's evaluation instead
  * (stage_similar_eval.c).
+ * Without query flags, [similar] queries (row ids, or one CSV file) are used.
  */
 #include <math.h>
 #include <stdio.h>
@@ -371,8 +372,30 @@ static int run_similar(const zm_stage_args *a, zm_err *err)
         }
         return zm_similar_evaluate(a, tags, truth, err);
     }
+    /* no flags: [similar] queries (row ids, or one CSV file of queries) */
     if (q.n == 0) {
-        zm_err_set(err, ZM_EUSAGE, "similar: give --id N, --ra RA --dec DEC, --image FILE, or --queries FILE.csv");
+        char qbuf[4096], *items[256];
+        int ni = zm_param_list(p, "similar.queries", items, 256, qbuf, sizeof qbuf);
+        for (int i = 0; i < ni; i++) {
+            char *end = NULL;
+            long long v = strtoll(items[i], &end, 10);
+            if (end != items[i] && !*end && v >= 0) q_add(&q, v, NAN, NAN, NULL);
+            else if (ni == 1) {
+                if (read_query_file(items[i], &q, err)) {
+                    q_free(&q);
+                    return ZM_EXIT_INPUT;
+                }
+            } else {
+                zm_err_set(err, ZM_ECONFIG, "config key [similar] queries: '%s' is neither a row id nor the only item "
+                           "(a CSV file of queries)", items[i]);
+                q_free(&q);
+                return ZM_EXIT_INPUT;
+            }
+        }
+    }
+    if (q.n == 0) {
+        zm_err_set(err, ZM_EUSAGE, "similar: give --id N, --ra RA --dec DEC, --image FILE, --queries FILE.csv, or "
+                   "[similar] queries");
         return ZM_EXIT_USAGE;
     }
     zm_store *s = NULL;

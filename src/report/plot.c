@@ -67,6 +67,38 @@ static void nice_ticks(double lo, double hi, double *t0, double *step)
     *t0 = ceil(lo / *step) * *step;
 }
 
+/* The plot area of a w x h canvas: margins, data ranges, and the map to pixels. */
+typedef struct {
+    int w, h, L, R, T, B;
+    double xmin, xmax, ymin, ymax;
+} frame;
+
+static int fx(const frame *f, double v) { return f->L + (int)lround((v - f->xmin) / (f->xmax - f->xmin) * (f->w - f->L - f->R)); }
+static int fy(const frame *f, double v) { return f->h - f->B - (int)lround((v - f->ymin) / (f->ymax - f->ymin) * (f->h - f->T - f->B)); }
+
+/* Grid, tick values and axes. */
+static void draw_frame(canvas *c, const frame *f, int logx)
+{
+    const uint8_t axis[3] = {0, 0, 0}, grid[3] = {225, 225, 225};
+    double t0, st;
+    char buf[32];
+    nice_ticks(f->ymin, f->ymax, &t0, &st);
+    for (double t = t0; t <= f->ymax + 1e-9 * st; t += st) {
+        line(c, f->L, fy(f, t), f->w - f->R, fy(f, t), grid, 1);
+        snprintf(buf, sizeof buf, "%.4g", fabs(t) < 1e-12 * st ? 0.0 : t);
+        text(c, 4, fy(f, t) - 5, buf, 2);
+    }
+    nice_ticks(f->xmin, f->xmax, &t0, &st);
+    if (logx) t0 = ceil(f->xmin), st = 1;
+    for (double t = t0; t <= f->xmax + 1e-9; t += st) {
+        line(c, fx(f, t), f->T, fx(f, t), f->h - f->B, grid, 1);
+        snprintf(buf, sizeof buf, "%.4g", logx ? pow(10, t) : fabs(t) < 1e-12 * st ? 0.0 : t);
+        text(c, fx(f, t) - 6, f->h - f->B + 8, buf, 2);
+    }
+    line(c, f->L, f->h - f->B, f->w - f->R, f->h - f->B, axis, 1);
+    line(c, f->L, f->T, f->L, f->h - f->B, axis, 1);
+}
+
 int zm_plot_lines(const char *path, int w, int h, const zm_series *s, int ns, int logx, zm_err *err)
 {
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
@@ -83,27 +115,8 @@ int zm_plot_lines(const char *path, int w, int h, const zm_series *s, int ns, in
     ymin -= pad, ymax += pad;
     canvas c = {w, h, zm_malloc((size_t)3 * w * h)};
     memset(c.p, 255, (size_t)3 * w * h);
-    const int L = 70, R = 15, T = 15, B = 35;
-    const uint8_t axis[3] = {0, 0, 0}, grid[3] = {225, 225, 225};
-#define SX(v) (L + (int)lround(((v) - xmin) / (xmax - xmin) * (w - L - R)))
-#define SY(v) (h - B - (int)lround(((v) - ymin) / (ymax - ymin) * (h - T - B)))
-    double t0, st;
-    char buf[32];
-    nice_ticks(ymin, ymax, &t0, &st);
-    for (double t = t0; t <= ymax; t += st) {
-        line(&c, L, SY(t), w - R, SY(t), grid, 1);
-        snprintf(buf, sizeof buf, "%.4g", t);
-        text(&c, 4, SY(t) - 5, buf, 2);
-    }
-    nice_ticks(xmin, xmax, &t0, &st);
-    if (logx) t0 = ceil(xmin), st = 1;
-    for (double t = t0; t <= xmax + 1e-9; t += st) {
-        line(&c, SX(t), T, SX(t), h - B, grid, 1);
-        snprintf(buf, sizeof buf, "%.4g", logx ? pow(10, t) : t);
-        text(&c, SX(t) - 6, h - B + 8, buf, 2);
-    }
-    line(&c, L, h - B, w - R, h - B, axis, 1);
-    line(&c, L, T, L, h - B, axis, 1);
+    const frame f = {w, h, 70, 15, 15, 35, xmin, xmax, ymin, ymax};
+    draw_frame(&c, &f, logx);
     for (int k = 0; k < ns; k++) {
         uint8_t rgb[3];
         zm_plot_palette(s[k].colour, rgb);
@@ -114,15 +127,41 @@ int zm_plot_lines(const char *path, int w, int h, const zm_series *s, int ns, in
                 have = 0;
                 continue;
             }
-            int X = SX(x), Y = SY(y);
+            int X = fx(&f, x), Y = fy(&f, y);
             if (have) line(&c, px0, py0, X, Y, rgb, 2);
             for (int a = -2; a <= 2; a++)
                 for (int b = -2; b <= 2; b++) px(&c, X + a, Y + b, rgb);
             px0 = X, py0 = Y, have = 1;
         }
     }
-#undef SX
-#undef SY
+    int rc = zm_picture_write_png_u8(path, c.p, 3, w, h, err);
+    free(c.p);
+    return rc;
+}
+
+int zm_plot_scatter(const char *path, int w, int h, const zm_series *s, int ns, double lo, double hi, int diagonal,
+                    zm_err *err)
+{
+    if (!(hi > lo)) return zm_err_set(err, ZM_EVALUE, "plot %s: empty range [%g, %g]", path, lo, hi);
+    canvas c = {w, h, zm_malloc((size_t)3 * w * h)};
+    memset(c.p, 255, (size_t)3 * w * h);
+    const frame f = {w, h, 70, 15, 15, 35, lo, hi, lo, hi};
+    draw_frame(&c, &f, 0);
+    if (diagonal) {
+        const uint8_t grey[3] = {150, 150, 150};
+        line(&c, fx(&f, lo), fy(&f, lo), fx(&f, hi), fy(&f, hi), grey, 1);
+    }
+    for (int k = 0; k < ns; k++) {
+        uint8_t rgb[3];
+        zm_plot_palette(s[k].colour, rgb);
+        for (int i = 0; i < s[k].n; i++) {
+            double x = s[k].x[i], y = s[k].y[i];
+            if (!isfinite(x) || !isfinite(y) || x < lo || x > hi || y < lo || y > hi) continue;
+            int X = fx(&f, x), Y = fy(&f, y);
+            for (int a = -1; a <= 1; a++)
+                for (int b = -1; b <= 1; b++) px(&c, X + a, Y + b, rgb);
+        }
+    }
     int rc = zm_picture_write_png_u8(path, c.p, 3, w, h, err);
     free(c.p);
     return rc;

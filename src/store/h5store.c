@@ -896,3 +896,10 @@ int zm_store_stage_complete(zm_store *s, const char *stage)
     if (zm_store_get_attr(s, path, "status", v, sizeof v)) return 0;
     return strcmp(v, "complete") == 0;
 }
+
+long zm_store_open_objects(void)
+{
+    ssize_t n = H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL);
+    ZM_CHECK_H5(n);
+    return (long)n;
+}
