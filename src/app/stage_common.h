@@ -147,6 +147,35 @@ int zm_is_picture_path(const char *path);
 int zm_input_load(const char *name, const char *path, int bricks_mode, const int wanted[ZM_MAX_BANDS],
                   int allow_missing, zm_loaded_input *L, zm_err *err);
 void zm_loaded_unload(zm_loaded_input *L);
+
+/* Stamps for pieces of work (inputs' galaxy rows) as the cutout stage makes them:
+ * inputs loaded once for consecutive pieces, /galaxies rows read from the store,
+ * quantised stamps (rules.dtype), flags and pixel scales; an unreadable input or a
+ * galaxy that cannot be cut is rejected (ZM_CUT_REJECTED, zeros) and listed in rej
+ * under the stage's name. Counters over every piece made. Used by cutout, and by embed
+ * when the store holds no stamps. */
+typedef struct {
+    zm_stamp_rules rules;
+    const char *stage;
+    zm_loaded_input L;
+    float *stamp, *work, *r50, *th50, *th90;
+    double *ra, *dec;
+    long long n_ok, n_rej, n_edge, n_nan, n_missing, in_rej;
+} zm_stamp_maker;
+
+int zm_stamp_maker_init(zm_stamp_maker *m, const zm_params *p, long long batch, const char *stage, zm_err *err);
+/* count galaxies of input i from its galaxy off into dst (count stamps), flags and
+ * pixscale; *input_rejected set when the input failed to load here. */
+void zm_stamp_maker_piece(zm_stamp_maker *m, zm_store *s, const zm_inputs *in, int i, long long off, long long count,
+                          void *dst, unsigned *flags, float *pixscale, zm_reject_list *rej, int *input_rejected);
+void zm_stamp_maker_free(zm_stamp_maker *m);
+
+/* Collective: where a stage's rejects begin in /rejects. A resumed stage (resume set)
+ * takes over the trailing rows its interrupted run wrote under its name, dropping those
+ * of inputs not marked in done (they are redone); zm_reject_canonicalise from there at
+ * the end makes the table the same as a clean run's. */
+unsigned long long zm_rejects_begin(zm_store *s, const char *stage, int resume, const unsigned char *done,
+                                    const zm_ctx *ctx);
 /* One galaxy's stamp (cfg.channels x cfg.size^2 floats in [0, 1]) from a loaded input,
  * as the cutout stage makes it: a picture resampled over its whole extent; survey
  * images cut by the field rule (auto: Galaxy Zoo's for bricks or when th50 is known,

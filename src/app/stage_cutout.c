@@ -30,15 +30,17 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
         zm_store_close(s);
         return ZM_EXIT_INPUT;
     }
-    zm_stamp_rules rules;
-    if (zm_stamp_rules_from_params(p, &rules, err)) {
+    const long long batch = zm_param_int(p, "cutout.batch");
+    zm_stamp_maker mk;
+    if (zm_stamp_maker_init(&mk, p, batch, "cutout", err)) {
+        zm_stamp_maker_free(&mk);
         zm_inputs_free(&in);
         zm_store_close(s);
         return ZM_EXIT_INPUT;
     }
+    const zm_stamp_rules rules = mk.rules;
     const zm_cutout_cfg cfg = rules.cfg;
     const zm_dtype dtype = rules.dtype;
-    const long long batch = zm_param_int(p, "cutout.batch");
     const size_t np = (size_t)cfg.channels * cfg.size * cfg.size;
     const size_t esz = dtype == ZM_DT_F16 ? 2 : 1;
     unsigned long long ngal_total = 0;
@@ -68,27 +70,14 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
     if (rc) {
         zm_inputs_free(&in);
         zm_store_close(s);
+        zm_stamp_maker_free(&mk);
         return ZM_EXIT_INPUT;
     }
     char *dump = zm_params_dump(p);
     zm_store_stage_begin(s, "cutout", dump);
     free(dump);
     /* where this run's rejects begin (a resumed run sorts its predecessor's too) */
-    unsigned long long rej_from = zm_reject_count(s);
-    if (resume) {
-        zm_err e2 = {0};
-        char (*st)[ZM_NAME_LEN] = NULL;
-        unsigned long long nr = rej_from;
-        st = zm_calloc((size_t)(nr ? nr : 1), sizeof *st);
-        zm_range all = {0, nr};
-        if (nr && !zm_store_read(s, ZM_F_REJ_STAGE.path, ZM_DT_STR, ZM_NAME_LEN, &all, 1, st, &e2))
-            while (rej_from > 0 && !strcmp(st[rej_from - 1], "cutout")) rej_from--;
-        free(st);
-        /* rejects of inputs the interrupted run had not finished: they are redone */
-        zm_err e3 = {0};
-        if (zm_reject_drop_unfinished(s, rej_from, in.cutout_done, ctx, &e3))
-            ZM_ABORT("cannot tidy /rejects of an interrupted cutout: %s", e3.msg);
-    }
+    unsigned long long rej_from = zm_rejects_begin(s, "cutout", resume, in.cutout_done, ctx);
 
     int *owner = zm_malloc((size_t)(in.n ? in.n : 1) * sizeof *owner);
     long long *w = zm_malloc((size_t)(in.n ? in.n : 1) * sizeof *w);
@@ -106,20 +95,11 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
     void *stamps = zm_malloc((size_t)batch * np * esz);
     unsigned *flags = zm_malloc((size_t)batch * sizeof *flags);
     float *pixscale = zm_malloc((size_t)batch * sizeof *pixscale);
-    float *stamp = zm_malloc(np * sizeof *stamp);
-    float *work = zm_malloc(zm_cutout_work_floats(&cfg) * sizeof *work);
-    double *ra = zm_malloc((size_t)batch * sizeof *ra), *dec = zm_malloc((size_t)batch * sizeof *dec);
-    float *r50 = zm_malloc((size_t)batch * sizeof *r50), *th50 = zm_malloc((size_t)batch * sizeof *th50),
-          *th90 = zm_malloc((size_t)batch * sizeof *th90);
     zm_range *ranges = zm_malloc(((size_t)batch + 1) * sizeof *ranges);
     zm_range *done_r = zm_malloc(((size_t)batch + 1) * sizeof *done_r);
     int *rej_inputs = zm_malloc(((size_t)batch + 1) * sizeof *rej_inputs);
     unsigned char *ones = zm_malloc((size_t)batch + 1);
     memset(ones, 1, (size_t)batch + 1);
-    zm_loaded_input L;
-    memset(&L, 0, sizeof L);
-    L.input = -1;
-    long long n_ok = 0, n_rej = 0, n_edge = 0, n_nan = 0, n_missing = 0, in_rej = 0;
     zm_reject_list rej = {0};
     zm_progress prog;
     zm_progress_start(&prog, "cutout", "galaxies", (double)todo);
@@ -133,54 +113,12 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
         for (int q = 0; q < npieces; q++) {
             const zm_piece *pc = &ch->p[q];
             const int i = pc->input;
-            zm_err e = {0};
-            if (L.input != i) {
-                L.input = i;
-                if (zm_input_load(in.name[i], in.path[i], rules.bricks_mode, rules.wanted, rules.allow_missing, &L,
-                                  &e)) {
-                    L.failed = 1;
-                    zm_warn("cutout: input %s rejected: %s", in.name[i], e.msg);
-                    zm_reject_add(&rej, "cutout", i, -1, in.path[i], e.msg);
-                    rej_inputs[nrejin++] = i;
-                    in_rej++;
-                }
-            }
+            int failed = 0;
             ranges[q] = (zm_range){(unsigned long long)(in.first[i] + pc->off), (unsigned long long)pc->count};
-            zm_range gr = ranges[q];
-            if ((rc = zm_store_read(s, ZM_F_GAL_RA.path, ZM_DT_F64, 0, &gr, 1, ra, err)) ||
-                (rc = zm_store_read(s, ZM_F_GAL_DEC.path, ZM_DT_F64, 0, &gr, 1, dec, err)) ||
-                (rc = zm_store_read(s, ZM_F_GAL_R50.path, ZM_DT_F32, 0, &gr, 1, r50, err)) ||
-                (rc = zm_store_read(s, ZM_F_GAL_TH50.path, ZM_DT_F32, 0, &gr, 1, th50, err)) ||
-                (rc = zm_store_read(s, ZM_F_GAL_TH90.path, ZM_DT_F32, 0, &gr, 1, th90, err)))
-                ZM_ABORT("cannot read /galaxies rows of a planned store: %s", err->msg);
-            for (long long j = 0; j < pc->count; j++, k++) {
-                char *dst = (char *)stamps + (size_t)k * np * esz;
-                long long id = in.first[i] + pc->off + j;
-                flags[k] = 0;
-                pixscale[k] = 0;
-                if (L.failed) {
-                    memset(dst, 0, np * esz);
-                    flags[k] = ZM_CUT_REJECTED;
-                    n_rej++;
-                    continue;
-                }
-                int crc = zm_stamp_make(&rules, &L, ra[j], dec[j], r50[j], th50[j], th90[j], work, stamp, &flags[k],
-                                        &pixscale[k], &e);
-                if (crc) {
-                    memset(dst, 0, np * esz);
-                    flags[k] |= ZM_CUT_REJECTED;
-                    n_rej++;
-                    char reason[ZM_REASON_LEN];
-                    snprintf(reason, sizeof reason, "galaxy %lld (ra %.6f, dec %.6f): %s", id, ra[j], dec[j], e.msg);
-                    zm_reject_add(&rej, "cutout", i, id, in.path[i], reason);
-                    continue;
-                }
-                zm_stamp_quantize(stamp, np, dtype == ZM_DT_F16, dst);
-                n_ok++;
-                n_edge += (flags[k] & ZM_CUT_EDGE) != 0;
-                n_nan += (flags[k] & ZM_CUT_NAN) != 0;
-                n_missing += (flags[k] & ZM_CUT_MISSING_BAND) != 0;
-            }
+            zm_stamp_maker_piece(&mk, s, &in, i, pc->off, pc->count, (char *)stamps + (size_t)k * np * esz, flags + k,
+                                 pixscale + k, &rej, &failed);
+            if (failed) rej_inputs[nrejin++] = i;
+            k += pc->count;
             if (pc->off + pc->count == in.ngal[i]) done_r[ndone++] = (zm_range){(unsigned long long)i, 1};
         }
         /* every rank makes the same calls, with or without rows */
@@ -205,7 +143,7 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
         /* what this round wrote reaches the file before its inputs are marked done */
         if (!rc) zm_store_flush(s);
         if (!rc) rc = zm_store_write(s, &ZM_F_INPUT_CUTOUT_DONE, done_r, ndone, ones, err);
-        done_global = zm_allreduce_sum_ll(ctx, n_ok + n_rej);
+        done_global = zm_allreduce_sum_ll(ctx, mk.n_ok + mk.n_rej);
         zm_progress_update(&prog, (double)done_global);
         zm_fault_point(ctx, "cutout", r + 1);
         if (!rc && r + 1 < rounds && zm_any(ctx, zm_signal_pending())) {
@@ -213,9 +151,8 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
             break;
         }
     }
-    zm_loaded_unload(&L);
     if (!rc) rc = zm_reject_canonicalise(s, rej_from, ctx, err);
-    long long tot[6] = {n_ok, n_rej, n_edge, n_nan, n_missing, in_rej};
+    long long tot[6] = {mk.n_ok, mk.n_rej, mk.n_edge, mk.n_nan, mk.n_missing, mk.in_rej};
     ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, tot, 6, MPI_LONG_LONG, MPI_SUM, ctx->comm));
     char summary[512];
     snprintf(summary, sizeof summary,
@@ -234,8 +171,8 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
                  ngal_total, cfg.channels, cfg.size, cfg.size, dtype == ZM_DT_F16 ? "float16" : "uint8");
     }
     zm_work_chunks_free(chunks, nchunks);
-    free(owner), free(w), free(stamps), free(flags), free(pixscale), free(stamp);
-    free(work), free(ra), free(dec), free(r50), free(th50), free(th90), free(ranges), free(done_r);
+    free(owner), free(w), free(stamps), free(flags), free(pixscale), free(ranges), free(done_r);
+    zm_stamp_maker_free(&mk);
     free(rej_inputs), free(ones);
     zm_reject_free(&rej);
     zm_inputs_free(&in);

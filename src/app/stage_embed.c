@@ -5,6 +5,9 @@
  * /predictions/vote_fraction_std. Rejected stamps get NaN. Inputs are balanced over the
  * ranks as in cutout, marked done in /inputs/embed_done after their rows are written; an
  * interrupted run resumes with what is missing and ends with the rows of a clean run.
+ * A store without /cutouts/images (plan run, cutout not) gets its stamps cut here from the
+ * survey, exactly as `zoomorph cutout` would make them (stage_stamp.c), without storing
+ * them: one pass over the survey; rejected galaxies are listed in /rejects.
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,7 +28,7 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     const zm_ctx *ctx = a->ctx;
     const zm_params *p = a->params;
     zm_store *s = NULL;
-    if (zm_stage_open_store(a, 1, "cutout", &s, err)) return ZM_EXIT_INPUT;
+    if (zm_stage_open_store(a, 1, "plan", &s, err)) return ZM_EXIT_INPUT;
     const char *w = zm_param_str(p, "embed.weights");
     if (!w || !w[0]) w = zm_param_str(p, "model.output");
     zm_embedder E;
@@ -35,20 +38,36 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     unsigned long long dims[4] = {0}, N = 0;
     zm_dtype itype = ZM_DT_U8;
     int rc = 0;
-    if (zm_store_shape(s, "/cutouts/images", dims, err) != 4) rc = ZM_ESTATE;
-    if (!rc) rc = zm_store_type(s, "/cutouts/images", &itype, err);
+    const int batch = (int)zm_param_int(p, "embed.batch"), mc = (int)zm_param_int(p, "embed.mc_passes");
+    /* stamps from the store, or cut here when the store has none */
+    const int fly = !zm_store_exists(s, "/cutouts/images");
+    zm_stamp_maker mk;
+    memset(&mk, 0, sizeof mk);
+    if (fly) {
+        rc = zm_stamp_maker_init(&mk, p, batch, "embed", err);
+        dims[1] = (unsigned long long)mk.rules.cfg.channels;
+        dims[2] = (unsigned long long)mk.rules.cfg.size;
+        itype = mk.rules.dtype;
+    } else if (!zm_store_stage_complete(s, "cutout")) {
+        rc = zm_err_set(err, ZM_ESTATE, "store %s: the cutout stage has not completed; run 'zoomorph cutout' to "
+                        "finish it (embed cuts the stamps itself only when the store has none)", zm_store_path(s));
+    } else {
+        if (zm_store_shape(s, "/cutouts/images", dims, err) != 4) rc = ZM_ESTATE;
+        if (!rc) rc = zm_store_type(s, "/cutouts/images", &itype, err);
+    }
     if (!rc) rc = zm_store_nrows(s, ZM_F_GAL_ID.path, &N, err);
     const int C = (int)dims[1], S = (int)dims[2];
-    const int batch = (int)zm_param_int(p, "embed.batch"), mc = (int)zm_param_int(p, "embed.mc_passes");
     if (!rc) rc = zm_embedder_open(p, w, C, S, zm_store_path(s), batch, mc, &E, err);
     if (!rc) rc = zm_inputs_read(s, &in, err);
     if (zm_any(ctx, rc)) {
         if (!rc) zm_err_set(err, ZM_EIO, "embed: setting up failed on another rank");
         zm_embedder_close(&E);
+        zm_stamp_maker_free(&mk);
         zm_inputs_free(&in);
         zm_store_close(s);
         return ZM_EXIT_INPUT;
     }
+    if (fly) zm_info0("embed: the store has no stamps: cutting them from the survey on the fly (%d x %d, %d channel(s))", S, S, C);
     const int D = E.D, A = E.A;
     zm_field fe = {"/representation/embedding", ZM_DT_F32, 1, {(unsigned long long)D}, 0, "",
                    "the encoder's pooled representation of each galaxy (NaN for rejected stamps)"};
@@ -82,6 +101,11 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     char *dump = zm_params_dump(p);
     if (!rc) zm_store_stage_begin(s, "embed", dump);
     free(dump);
+    unsigned long long rej_from = fly && !rc ? zm_rejects_begin(s, "embed", resume, done, ctx) : 0;
+    zm_reject_list rej = {0};
+    const size_t esz = itype == ZM_DT_F16 ? 2 : 1;
+    unsigned char *qbuf = fly ? zm_malloc((size_t)batch * C * S * S * esz) : NULL;
+    float *pixscale = fly ? zm_malloc((size_t)batch * sizeof *pixscale) : NULL;
     if (!rc) {
         zm_store_set_attr(s, fe.path, "model", w);
         char cols[8192];
@@ -118,9 +142,19 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
         for (int q = 0; q < npieces && !rc; q++) {
             const zm_piece *pc = &ch->p[q];
             ranges[q] = (zm_range){(unsigned long long)(in.first[pc->input] + pc->off), (unsigned long long)pc->count};
-            rc = itype == ZM_DT_U8 ? zm_store_read(s, "/cutouts/images", ZM_DT_F32, 0, &ranges[q], 1, raw + (size_t)m * per, err)
-                                   : zm_store_read(s, "/cutouts/images", ZM_DT_F32, 0, &ranges[q], 1, raw + (size_t)m * per, err);
-            if (!rc) rc = zm_store_read(s, ZM_F_CUT_FLAGS.path, ZM_DT_U32, 0, &ranges[q], 1, flags + m, err);
+            if (fly) {
+                int failed = 0;
+                zm_stamp_maker_piece(&mk, s, &in, pc->input, pc->off, pc->count, qbuf, flags + m, pixscale, &rej, &failed);
+                float *dst = raw + (size_t)m * per;
+                const size_t nv = (size_t)pc->count * per;
+                if (esz == 1)
+                    for (size_t j = 0; j < nv; j++) dst[j] = (float)qbuf[j];
+                else
+                    for (size_t j = 0; j < nv; j++) dst[j] = zm_f16_to_f32(((const uint16_t *)qbuf)[j]);
+            } else {
+                rc = zm_store_read(s, "/cutouts/images", ZM_DT_F32, 0, &ranges[q], 1, raw + (size_t)m * per, err);
+                if (!rc) rc = zm_store_read(s, ZM_F_CUT_FLAGS.path, ZM_DT_U32, 0, &ranges[q], 1, flags + m, err);
+            }
             m += (int)pc->count;
             if (pc->off + pc->count == in.ngal[pc->input]) dr[nd++] = (zm_range){(unsigned long long)pc->input, 1};
         }
@@ -148,6 +182,10 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
         if (!rc) rc = zm_store_write(s, &fc, ranges, npieces, conc, err);
         if (!rc) rc = zm_store_write(s, &ff, ranges, npieces, frac, err);
         if (!rc && mc > 0) rc = zm_store_write(s, &fsd, ranges, npieces, sd, err);
+        if (!rc && fly && zm_any(ctx, rej.n > 0)) {
+            rc = zm_reject_write(s, &rej, err);
+            zm_reject_free(&rej);
+        }
         if (!rc) zm_store_flush(s); /* the rows reach the file before their inputs are marked done */
         if (!rc) rc = zm_store_write(s, &fdone, dr, nd, ones, err);
         zm_progress_update(&prog, (double)zm_allreduce_sum_ll(ctx, ndone));
@@ -157,6 +195,7 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
             break;
         }
     }
+    if (!rc && fly) rc = zm_reject_canonicalise(s, rej_from, ctx, err);
     double tn = t_net;
     long long tot[2] = {ndone, nrej};
     ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, tot, 2, MPI_LONG_LONG, MPI_SUM, ctx->comm));
@@ -169,16 +208,18 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
         double el = zm_now() - prog.t0;
         snprintf(summary, sizeof summary,
                  "%lld galaxies embedded (%lld rejected stamps as NaN) with %s (%s, %d-d), %s; %.1f galaxies/s in all, "
-                 "%.1f galaxies/s/rank in the network alone",
+                 "%.1f galaxies/s/rank in the network alone%s",
                  tot[0], tot[1], w, E.info.arch, D, mc > 0 ? "Monte-Carlo dropout" : "one pass", el > 0 ? tot[0] / el : 0,
-                 tn > 0 ? (double)tot[0] / ctx->size / tn : 0);
+                 tn > 0 ? (double)tot[0] / ctx->size / tn : 0, fly ? "; stamps cut on the fly" : "");
         zm_store_stage_end(s, "embed", summary);
         zm_progress_end(&prog, (double)tot[0]);
         zm_info0("embed: %s", summary);
     }
     zm_work_chunks_free(chunks, nchunks);
     free(owner), free(wgt), free(raw), free(emb), free(conc), free(frac), free(sd);
-    free(flags), free(ranges), free(dr), free(ones), free(done);
+    free(flags), free(ranges), free(dr), free(ones), free(done), free(qbuf), free(pixscale);
+    zm_reject_free(&rej);
+    zm_stamp_maker_free(&mk);
     zm_embedder_close(&E);
     zm_inputs_free(&in);
     zm_store_close(s);

@@ -15,6 +15,7 @@
 #include "stage_common.h"
 #include "zoomorph/augment.h"
 #include "zoomorph/gzloss.h"
+#include "zoomorph/log.h"
 #include "zoomorph/picture.h"
 #include "zoomorph/survey.h"
 
@@ -220,4 +221,101 @@ void zm_embedder_close(zm_embedder *e)
     if (e->have_tree) zm_gz_schema_free(&e->tree);
     free(e->x), free(e->a1), free(e->f1);
     memset(e, 0, sizeof *e);
+}
+
+int zm_stamp_maker_init(zm_stamp_maker *m, const zm_params *p, long long batch, const char *stage, zm_err *err)
+{
+    memset(m, 0, sizeof *m);
+    m->L.input = -1;
+    m->stage = stage;
+    if (zm_stamp_rules_from_params(p, &m->rules, err)) return ZM_ECONFIG;
+    const zm_cutout_cfg *cfg = &m->rules.cfg;
+    m->stamp = zm_malloc((size_t)cfg->channels * cfg->size * cfg->size * sizeof *m->stamp);
+    m->work = zm_malloc(zm_cutout_work_floats(cfg) * sizeof *m->work);
+    m->ra = zm_malloc((size_t)batch * sizeof *m->ra);
+    m->dec = zm_malloc((size_t)batch * sizeof *m->dec);
+    m->r50 = zm_malloc((size_t)batch * sizeof *m->r50);
+    m->th50 = zm_malloc((size_t)batch * sizeof *m->th50);
+    m->th90 = zm_malloc((size_t)batch * sizeof *m->th90);
+    return 0;
+}
+
+void zm_stamp_maker_piece(zm_stamp_maker *m, zm_store *s, const zm_inputs *in, int i, long long off, long long count,
+                          void *dst, unsigned *flags, float *pixscale, zm_reject_list *rej, int *input_rejected)
+{
+    const zm_cutout_cfg *cfg = &m->rules.cfg;
+    const size_t np = (size_t)cfg->channels * cfg->size * cfg->size;
+    const size_t esz = m->rules.dtype == ZM_DT_F16 ? 2 : 1;
+    zm_loaded_input *L = &m->L;
+    zm_err e = {0};
+    *input_rejected = 0;
+    if (L->input != i) {
+        L->input = i;
+        if (zm_input_load(in->name[i], in->path[i], m->rules.bricks_mode, m->rules.wanted, m->rules.allow_missing, L,
+                          &e)) {
+            L->failed = 1;
+            zm_warn("%s: input %s rejected: %s", m->stage, in->name[i], e.msg);
+            zm_reject_add(rej, m->stage, i, -1, in->path[i], e.msg);
+            *input_rejected = 1;
+            m->in_rej++;
+        }
+    }
+    zm_range gr = {(unsigned long long)(in->first[i] + off), (unsigned long long)count};
+    zm_err re = {0};
+    if (zm_store_read(s, ZM_F_GAL_RA.path, ZM_DT_F64, 0, &gr, 1, m->ra, &re) ||
+        zm_store_read(s, ZM_F_GAL_DEC.path, ZM_DT_F64, 0, &gr, 1, m->dec, &re) ||
+        zm_store_read(s, ZM_F_GAL_R50.path, ZM_DT_F32, 0, &gr, 1, m->r50, &re) ||
+        zm_store_read(s, ZM_F_GAL_TH50.path, ZM_DT_F32, 0, &gr, 1, m->th50, &re) ||
+        zm_store_read(s, ZM_F_GAL_TH90.path, ZM_DT_F32, 0, &gr, 1, m->th90, &re))
+        ZM_ABORT("cannot read /galaxies rows of a planned store: %s", re.msg);
+    for (long long j = 0; j < count; j++) {
+        char *d = (char *)dst + (size_t)j * np * esz;
+        long long id = in->first[i] + off + j;
+        flags[j] = 0;
+        pixscale[j] = 0;
+        if (L->failed) {
+            memset(d, 0, np * esz);
+            flags[j] = ZM_CUT_REJECTED;
+            m->n_rej++;
+            continue;
+        }
+        if (zm_stamp_make(&m->rules, L, m->ra[j], m->dec[j], m->r50[j], m->th50[j], m->th90[j], m->work, m->stamp,
+                          &flags[j], &pixscale[j], &e)) {
+            memset(d, 0, np * esz);
+            flags[j] |= ZM_CUT_REJECTED;
+            m->n_rej++;
+            char reason[ZM_REASON_LEN];
+            snprintf(reason, sizeof reason, "galaxy %lld (ra %.6f, dec %.6f): %s", id, m->ra[j], m->dec[j], e.msg);
+            zm_reject_add(rej, m->stage, i, id, in->path[i], reason);
+            continue;
+        }
+        zm_stamp_quantize(m->stamp, np, m->rules.dtype == ZM_DT_F16, d);
+        m->n_ok++;
+        m->n_edge += (flags[j] & ZM_CUT_EDGE) != 0;
+        m->n_nan += (flags[j] & ZM_CUT_NAN) != 0;
+        m->n_missing += (flags[j] & ZM_CUT_MISSING_BAND) != 0;
+    }
+}
+
+void zm_stamp_maker_free(zm_stamp_maker *m)
+{
+    zm_loaded_unload(&m->L);
+    free(m->stamp), free(m->work), free(m->ra), free(m->dec), free(m->r50), free(m->th50), free(m->th90);
+    memset(m, 0, sizeof *m);
+}
+
+unsigned long long zm_rejects_begin(zm_store *s, const char *stage, int resume, const unsigned char *done,
+                                    const zm_ctx *ctx)
+{
+    unsigned long long from = zm_reject_count(s);
+    if (!resume) return from;
+    zm_err e = {0};
+    char(*st)[ZM_NAME_LEN] = zm_calloc((size_t)(from ? from : 1), sizeof *st);
+    zm_range all = {0, from};
+    if (from && !zm_store_read(s, ZM_F_REJ_STAGE.path, ZM_DT_STR, ZM_NAME_LEN, &all, 1, st, &e))
+        while (from > 0 && !strcmp(st[from - 1], stage)) from--;
+    free(st);
+    if (zm_reject_drop_unfinished(s, from, done, ctx, &e))
+        ZM_ABORT("cannot tidy /rejects of an interrupted %s: %s", stage, e.msg);
+    return from;
 }
