@@ -1,5 +1,5 @@
 #!/bin/bash
-# Every benchmark, each against its peer measured in the same run (make bench). About 15
+# Every benchmark, each against its peer measured in the same run (make bench). About 25
 # minutes on 2 cores; run it on an otherwise idle machine. Results: docs/benchmarks.md.
 set -euo pipefail
 build="${1:-build}"
@@ -8,3 +8,4 @@ echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}"
 echo "## cutouts"; OPENBLAS_NUM_THREADS=1 bash "$here/bench_cutout.sh" "$build"
 echo "## isolation forest"; bash "$here/bench_iforest.sh" "$build"
 echo "## CNN engine"; bash "$here/bench_nn.sh" "$build"
+echo "## similarity search"; bash "$here/bench_search.sh" "$build"
