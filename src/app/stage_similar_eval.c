@@ -510,9 +510,9 @@ int zm_similar_evaluate(const zm_stage_args *a, const char *tags_csv, const char
         }
         if (!rc && gdir && gdir[0]) zm_info("similar: a gallery per tag (top query first) in %s/tag-<tag>.png", gdir);
         for (int t = 0; !rc && t < ntags; t++)
-            zm_info("similar: %-12s %5ld tagged  base %.4f  P@%d top %.2f  mean %.3f (%.1fx)%s", tags[t].name, tags[t].n,
+            zm_info("similar: %-12s %5ld tagged  base %.4f  P@%d top %.2f  mean %.3f (%.1fx)", tags[t].name, tags[t].n,
                     (double)tags[t].n / neligible, k, tags[t].p_top[0][0], tags[t].p_mean[0][0],
-                    tags[t].p_mean[0][0] * neligible / tags[t].n, baseline ? "" : "");
+                    tags[t].p_mean[0][0] * neligible / tags[t].n);
     }
     ZM_CHECK_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, ctx->comm));
     if (rc) ZM_CHECK_MPI(MPI_Bcast(err->msg, ZM_ERR_MSG_LEN, MPI_CHAR, 0, ctx->comm));

@@ -70,7 +70,10 @@ static void sort_out(float *hd, long long *hi, int size, int k, float *dist, lon
 void zm_knn_exact(const float *base, long n, int d, long long base_id0, const float *q, int nq, int k,
                   long long *ids, float *dist)
 {
-    float *g = zm_malloc((size_t)nq * BLOCK * sizeof *g), *bn = zm_malloc(BLOCK * sizeof *bn);
+    /* the distance block is no wider than the base: a small base (the IVF centroids) does
+     * not allocate, and fault in, nq x BLOCK floats on every call */
+    const size_t bw = n < BLOCK ? (size_t)(n > 0 ? n : 1) : BLOCK;
+    float *g = zm_malloc((size_t)(nq ? nq : 1) * bw * sizeof *g), *bn = zm_malloc(bw * sizeof *bn);
     float *qn = zm_malloc((size_t)(nq ? nq : 1) * sizeof *qn);
     float *hd = zm_malloc((size_t)nq * (k ? k : 1) * sizeof *hd);
     long long *hi = zm_malloc((size_t)nq * (k ? k : 1) * sizeof *hi);

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Every benchmark, each against its peer measured in the same run (make bench). About 15
+# Every benchmark, each against its peer measured in the same run (make bench). About 25
 # minutes on 2 cores; run it on an otherwise idle machine. Results: docs/benchmarks.md.
 set -euo pipefail
 build="${1:-build}"
@@ -10,3 +10,4 @@ echo "## isolation forest"; bash "$here/bench_iforest.sh" "$build"
 echo "## CNN engine"; bash "$here/bench_nn.sh" "$build"
 echo "## store writes"; bash "$here/bench_store.sh" "$build"
 echo "## fine-tuning"; bash "$here/bench_finetune.sh" "$build"
+echo "## similarity search"; bash "$here/bench_search.sh" "$build"

@@ -114,4 +114,12 @@ set +e
 zt_mpi 2 similar "${common[@]}" --evaluate-tags "$work/survey/tags.csv" --set similar.eval_split=test > bad3.log 2>&1; rc=$?
 set -e
 zt_expect_rc 1 $rc bad3.log "has no /labels/split for [similar] eval_split = test"
+# a tag row far from every galaxy and one without a position: counted, skipped, the rest scored
+{ cat "$work/survey/tags.csv"; echo "10.0,10.0,ring,x,1,test"; echo ",,ring,x,2,test"; } > tags2.csv
+zt_mpi 1 similar "${common[@]}" --evaluate-tags tags2.csv --set similar.eval_output="$work/eval_bad" \
+  --set similar.eval_baseline=false > eval_bad.log 2>&1
+grep -q "1 with no galaxy within 3 arcsec" eval_bad.log && grep -q "1 unreadable" eval_bad.log
+grep -q "tags2.csv line .*: no ra, dec or tag; skipped" eval_bad.log
+cmp <(cut -d, -f1-9 eval1.csv) <(cut -d, -f1-9 eval_bad.csv)
+echo "ok: bad tag rows counted and skipped; the same table"
 echo "e2e similar_eval: ok"
