@@ -11,7 +11,8 @@ common=(--set survey.root="$work/survey" --set store.path="$work/s.h5" --set cut
         --set cutout.channels=colour --set cutout.dtype=float16)
 "$ZM_BIN" plan "${common[@]}" > plan.log 2>&1
 set +e
-( ulimit -f 4096; "$ZM_BIN" cutout "${common[@]}" > full.log 2>&1 ); rc=$?
+# 10 MB: room for the stage marks (the store + 5 MB), not for the stamps
+( ulimit -f 10240; "$ZM_BIN" cutout "${common[@]}" > full.log 2>&1 ); rc=$?
 set -e
 zt_expect_rc 1 $rc full.log "/cutouts/images needs"
 grep -q "file-size limit (ulimit -f)" full.log
