@@ -108,8 +108,16 @@ static zm_gp_kernel from_log(const double *p)
     return k;
 }
 
-static double neg_lml(const data *D, const double *p)
+/* Keeps log-parameters inside the bounds: outside them from_log's clamp would make the
+ * objective flat, and a simplex that wandered there could never come back. */
+static void project(double *p)
 {
+    for (int j = 0; j < 4; j++) p[j] = fmin(fmax(p[j], log(1e-5)), log(1e5));
+}
+
+static double neg_lml(const data *D, double *p)
+{
+    project(p);
     zm_gp g;
     zm_gp_kernel k = from_log(p);
     zm_err e = {0};

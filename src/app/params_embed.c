@@ -53,6 +53,8 @@ static const zm_param_def defs[] = {
     {"anomaly.next", ZM_PT_STR, "anomaly-next.csv", NOR, NULL, "",
      "--next / --labels: the next batch to label (id, ra, dec, empty score); its gallery beside it as .png"},
     {"anomaly.batch", ZM_PT_INT, "10", 1, 100000, NULL, "", "galaxies per batch to label (the paper: 10)"},
+    {"anomaly.restarts", ZM_PT_INT, "0", 0, 50, NULL, "",
+     "extra starting points of the GP hyperparameter search (the previous fit is always one) at each refit"},
     {"anomaly.trade_off", ZM_PT_REAL, "0.5", 0, 100, NULL, "", "expected improvement's exploration trade-off xi (the paper: 0.5)"},
     {"anomaly.match_arcsec", ZM_PT_REAL, "1", 0.001, 3600, NULL, "arcsec",
      "a label or oracle row given by ra, dec takes the nearest galaxy within this"},

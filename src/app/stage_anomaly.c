@@ -252,7 +252,8 @@ static void mean_sd(const double *v, int n, double *mu, double *sd)
 /* Rank 0. One replay of the labelling loop of a method over the pool (np rows of z with
  * scores s5 and oracle truth); curve[b] gets the top-100 fraction after batch b. */
 static int replay(const double *z, long np, int d, const double *s5, const float *truth, int method, long budget,
-                  long batch, double xi, double thr, uint64_t seed, uint64_t stream, double *curve, double top[3], zm_err *err)
+                  long batch, double xi, double thr, int restarts, uint64_t seed, uint64_t stream, double *curve, double top[3],
+                  zm_err *err)
 {
     float *lab = zm_malloc((size_t)np * sizeof *lab);
     long *next = zm_malloc((size_t)batch * sizeof *next), *order = zm_malloc((size_t)np * sizeof *order);
@@ -260,6 +261,7 @@ static int replay(const double *z, long np, int d, const double *s5, const float
     for (long i = 0; i < np; i++) lab[i] = NAN;
     zm_active a;
     zm_active_init(&a, np, d, z, s5, lab);
+    a.restarts = restarts;
     int rc = 0;
     long used = 0;
     for (int b = 0; used < budget && !rc; b++) {
@@ -333,7 +335,8 @@ static int evaluate(const zm_params *p, const anomaly_data *D, const char *oracl
         if100[k] = r[1];
         zm_minmax_scale(raw, np, 0, ZM_SCORE_MAX, s5);
         for (int m = 0; m < 2 && !rc; m++) {
-            rc = replay(z, np, d, s5, truth, m == 0 ? ZM_ACTIVE_GP : ZM_ACTIVE_NEIGHBOUR, budget, batch, xi, thr, seed0,
+            rc = replay(z, np, d, s5, truth, m == 0 ? ZM_ACTIVE_GP : ZM_ACTIVE_NEIGHBOUR, budget, batch, xi, thr,
+                        (int)zm_param_int(p, "anomaly.restarts"), seed0,
                         100 + (uint64_t)k, curve + ((size_t)k * 2 + m) * nb, r + 3 + 3 * m, err);
             zm_info("anomaly evaluation: seed %d, %s: top 50 %.3f, top 100 %.3f, top 200 %.3f", k,
                     m == 0 ? "GP + expected improvement" : "neighbour score", r[3 + 3 * m], r[4 + 3 * m], r[5 + 3 * m]);
@@ -455,7 +458,7 @@ static int rank_with_labels(const zm_params *p, const anomaly_data *D, const cha
     zm_active a;
     zm_active_init(&a, nv, d, D->z, s5, lv);
     a.k = L->k;
-    a.restarts = 2;
+    a.restarts = (int)zm_param_int(p, "anomaly.restarts");
     rc = zm_active_update(&a, 1, err);
     L->nl = a.nl;
     L->k = a.k;
