@@ -27,7 +27,7 @@ for mode in frozen top all; do
   base=""
   for np in 1 2; do
     line=$(mpirun -np $np "$build/zoomorph" finetune "${common[@]}" "${extra[@]}" --set finetune.mode=$mode 2>&1 |
-           grep "finetune: rings")
+           grep "samples/s in")
     rate=$(echo "$line" | sed -E 's/.* ([0-9.]+) samples\/s in.*/\1/')
     share=$(echo "$line" | sed -E 's/.*gradient allreduce ([0-9.]+)%.*/\1/')
     [ -z "$base" ] && base=$rate
