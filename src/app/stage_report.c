@@ -132,7 +132,7 @@ static void section(page *pg, const char *id, const char *title)
 
 static void end_section(page *pg) { fputs("</section>\n", pg->f); }
 
-static void summary(page *pg, zm_store *s, const zm_params *p)
+static void summary(page *pg, zm_store *s)
 {
     section(pg, "summary", "Run summary");
     char *text = zm_malloc(16384);
@@ -186,7 +186,6 @@ static void summary(page *pg, zm_store *s, const zm_params *p)
         }
     }
     fputs("</table>\n", pg->f);
-    (void)p;
     free(text);
     end_section(pg);
 }
@@ -282,7 +281,6 @@ static int votes(page *pg, zm_store *s, const zm_params *p, zm_err *err)
                    "the grey line is y = x. The mean absolute error is over every such galaxy.</p>\n"
                    "<table>\n<tr><th>question</th><th>galaxies</th><th>mean absolute error</th></tr>\n",
             minv, maxp);
-    double *x = zm_malloc((size_t)N * sizeof *x), *y = zm_malloc((size_t)N * sizeof *y);
     char *figs = zm_calloc((size_t)tree.nquestions, 8192);
     for (int q = 0; q < tree.nquestions && !rc; q++) {
         const zm_gz_question *Q = &tree.q[q];
@@ -344,7 +342,7 @@ static int votes(page *pg, zm_store *s, const zm_params *p, zm_err *err)
     for (int q = 0; q < tree.nquestions; q++)
         if (figs[(size_t)q * 8192]) fputs(figs + (size_t)q * 8192, pg->f), pg->nimg++;
     fputs("</div>\n", pg->f);
-    free(figs), free(x), free(y), free(k), free(f), free(has);
+    free(figs), free(k), free(f), free(has);
     zm_gz_schema_free(&tree);
     end_section(pg);
     return rc;
@@ -511,7 +509,7 @@ static int run_report(const zm_stage_args *a, zm_err *err)
                   ".key{display:inline-block;width:.8em;height:.8em;margin:0 .2em 0 .6em}\n.cols code{font-size:85%}\n"
                   "</style>\n</head>\n<body>\n<h1>zoomorph report</h1>\n",
                   pg.f);
-            summary(&pg, s, p);
+            summary(&pg, s);
             rc = stamps(&pg, s, err);
             if (!rc) {
                 section(&pg, "pretrain", "Pretraining");
