@@ -105,7 +105,8 @@ int zm_store_shape(zm_store *s, const char *path, unsigned long long *dims, zm_e
 /* The stored element type of a dataset (integer and float types by size; strings). */
 int zm_store_type(zm_store *s, const char *path, zm_dtype *t, zm_err *err);
 
-/* Collective. String attribute on a group or dataset (created or replaced). */
+/* Collective. String attribute on a group or dataset (created or replaced); rank 0's value
+ * is written (broadcast: metadata writes must be the same on every rank). */
 int zm_store_set_attr(zm_store *s, const char *objpath, const char *name, const char *value);
 /* Independent. Reads a string attribute into buf; ZM_EMISSING if absent. */
 int zm_store_get_attr(zm_store *s, const char *objpath, const char *name, char *buf, size_t n);

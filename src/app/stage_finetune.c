@@ -537,6 +537,22 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
         else if (sp == SPLIT_VAL) val[nva++] = L.row[i];
         else test[nte++] = L.row[i];
     }
+    if (nva == 0 && ntr > 0) {
+        /* a split column with no validation rows (the simulator holds out none on a small
+         * survey): validation by the hash of the row from the training labels instead */
+        long keep = 0;
+        for (long i = 0; i < ntr; i++) {
+            if ((double)(hash_row(train[i], r.seed) >> 11) * 0x1.0p-53 < vf) {
+                val[nva++] = train[i];
+                split[train[i]] = SPLIT_VAL;
+            } else {
+                train[keep++] = train[i];
+            }
+        }
+        ntr = keep;
+        zm_warn0("finetune: labels %s name no validation galaxy; %ld of the training labels (val_fraction %.2g) are "
+                 "held out for validation instead", path, nva, vf);
+    }
     long counts[256];
     float *lab_of = zm_malloc((size_t)(ntr ? ntr : 1) * sizeof *lab_of);
     for (long i = 0; i < ntr; i++) lab_of[i] = c.targets[zm_stamp_cache_find(&c, train[i])];

@@ -13,7 +13,8 @@
  *              absolute error
  *   similar    a gallery per query of [similar] output (query first)
  *   anomaly    the [report] top_n most anomalous galaxies (/anomaly/iforest_score)
- *   finetune   the fine-tuning curves (/finetune/history: per epoch train, validation loss)
+ *   finetune   the fine-tuning curves of each task (/finetune/<task>/history: per epoch train,
+ *              validation loss)
  *   catalogue  the FITS catalogue's rows and columns
  * Rank 0 does the work; the others wait for its status.
  */
@@ -239,6 +240,34 @@ static int curves(page *pg, zm_store *s, const char *path, const char *name, con
         img(pg, src, what, cap);
     }
     free(h), free(ep), free(tr), free(va);
+    return rc;
+}
+
+/* One loss curve per fine-tuned task: the tasks are the finetune_<task> columns the stage
+ * registered for the catalogue (/finetune/<task>/prediction), their history beside them. */
+static int finetune(page *pg, zm_store *s, zm_err *err)
+{
+    section(pg, "finetune", "Fine-tuning");
+    char reg[8192];
+    int n = 0, rc = 0;
+    if (zm_store_get_attr(s, ZM_CATALOGUE_REGISTRY, "columns", reg, sizeof reg)) reg[0] = '\0';
+    char *save = NULL;
+    for (char *t = strtok_r(reg, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(t, '=');
+        if (strncmp(t, "finetune_", 9) || !eq) continue;
+        *eq = '\0';
+        char hist[300], name[128], what[160];
+        snprintf(hist, sizeof hist, "%s", eq + 1);
+        char *slash = strrchr(hist, '/');
+        if (!slash) continue;
+        snprintf(slash, sizeof hist - (size_t)(slash - hist), "/history");
+        snprintf(name, sizeof name, "%s-loss.png", t);
+        snprintf(what, sizeof what, "fine-tuning loss of task %s", t + 9);
+        rc = curves(pg, s, hist, name, what, err);
+        n++;
+    }
+    if (!n) missing(pg, "no fine-tuned task in this store ('zoomorph finetune')");
+    end_section(pg);
     return rc;
 }
 
@@ -519,11 +548,7 @@ static int run_report(const zm_stage_args *a, zm_err *err)
             if (!rc) rc = votes(&pg, s, p, err);
             if (!rc) rc = similar(&pg, s, p, err);
             if (!rc) rc = anomaly(&pg, s, p, err);
-            if (!rc) {
-                section(&pg, "finetune", "Fine-tuning");
-                rc = curves(&pg, s, "/finetune/history", "finetune-loss.png", "fine-tuning loss", err);
-                end_section(&pg);
-            }
+            if (!rc) rc = finetune(&pg, s, err);
             if (!rc) rc = catalogue(&pg, p);
             fputs("</body>\n</html>\n", pg.f);
             if (fclose(pg.f) && !rc) rc = zm_err_set(err, ZM_EIO, "report: writing %s failed: %s", out, strerror(errno));

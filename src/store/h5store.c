@@ -817,11 +817,20 @@ int zm_store_type(zm_store *s, const char *path, zm_dtype *t, zm_err *err)
 
 int zm_store_set_attr(zm_store *s, const char *objpath, const char *name, const char *value)
 {
+    /* Metadata writes are collective: every rank must write the same bytes, or the ranks'
+     * metadata caches diverge and the next flush hangs. Rank 0's value is the one written
+     * (a summary with a rank's own timing in it differs from rank to rank). */
+    unsigned long long len = s->ctx.rank == 0 ? strlen(value) : 0;
+    ZM_CHECK_MPI(MPI_Bcast(&len, 1, MPI_UNSIGNED_LONG_LONG, 0, s->ctx.comm));
+    char *v = zm_malloc(len + 1);
+    if (s->ctx.rank == 0) memcpy(v, value, len + 1);
+    ZM_CHECK_MPI(MPI_Bcast(v, (int)(len + 1), MPI_CHAR, 0, s->ctx.comm));
     if (!zm_store_exists(s, objpath)) ensure_group(s->file, objpath);
     hid_t o = H5Oopen(s->file, objpath, H5P_DEFAULT);
     ZM_CHECK_H5(o);
-    set_attr_on(o, name, value);
+    set_attr_on(o, name, v);
     ZM_CHECK_H5(H5Oclose(o));
+    free(v);
     return 0;
 }
 
