@@ -5,8 +5,9 @@
  * only with SSE2. Kernel files include this header first: it raises them to -O3 with
  * float sums reassociated (so reductions vectorise; NaN and inf still propagate: no
  * -ffinite-math-only) and
- * ZM_VEC compiles a function twice (AVX2 and the baseline), picked at load time by the
- * CPU (GCC target_clones / ifunc), so one binary runs everywhere. (Not "arch=haswell" or
+ * ZM_VEC compiles a function three times (AVX-512F, which brings FMA and 16-wide
+ * vectors; AVX2; the baseline), picked at load time by the CPU (GCC target_clones /
+ * ifunc), so one binary runs everywhere. (Not "arch=haswell" or
  * "arch=x86-64-v3": GCC 12's resolver then tests the CPU model, and an AMD EPYC gets the
  * baseline.)
  * Define ZM_NO_CLONES to turn the cloning off (e.g. for sanitizers or other compilers).
@@ -25,7 +26,7 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(ZM_NO_CLONES) && \
     !defined(__SANITIZE_ADDRESS__)
-#define ZM_VEC __attribute__((target_clones("avx2", "default")))
+#define ZM_VEC __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define ZM_VEC
 #endif
