@@ -4,10 +4,10 @@
  * Fast path: dense and grouped convolutions go through im2col into the caller's
  * workspace and one cblas_sgemm per image and group (1x1 stride-1 convolutions skip
  * im2col and multiply the input directly); depthwise convolutions (G == C == O) work on
- * a zero-padded copy of each plane (stride 2: split into even and odd columns) so every
- * tap is a contiguous vector loop. zm_conv2d_forward_fused is the inference form with
- * batch norm and activation folded in (column-blocked, batched over images for small
- * planes, 8 channels at a time for small depthwise planes). The scalar references at
+ * a zero-padded copy of each plane (stride 2: split into even/odd phases) so every tap
+ * is a contiguous vector loop (forward: over whole rows at once, see "flat" below).
+ * zm_conv2d_forward_fused is the inference form with batch norm and activation folded
+ * in (column-blocked, batched over images for small planes). The scalar references at
  * the end are the textbook seven loops; tests compare them with the fast paths.
  */
 #include "nn_simd.h" /* first: -O3 for the whole file */
@@ -19,10 +19,19 @@
 static int is_depthwise(int C, int O, int G) { return G == C && O == C && G > 1; }
 static int is_pointwise(int K, int S, int D) { return K == 1 && S == 1 && D == 0; }
 
+#define DW_FLAT_CHUNK 1024 /* depthwise forward: floats of flat output per chunk (L1) */
+#define DW_FLAT_PAD 32     /* slack after each phase plane and chunk (vector rounding) */
+
 size_t zm_conv2d_work(int C, int O, int K, int P, int Q, int G)
 {
-    if (is_depthwise(C, O, G)) /* padded input and input-gradient planes */
-        return 2 * (size_t)(2 * P + K) * (2 * Q + K + 1);
+    if (is_depthwise(C, O, G)) {
+        /* backward: padded input and input-gradient planes; forward: up to 4 phase
+         * planes of at most (P+K) x (Q+K) (H + 2D <= 2P + K) and one chunk */
+        size_t bwd = 2 * (size_t)(2 * P + K) * (2 * Q + K + 1);
+        size_t fwd = 4 * ((size_t)(P + K) * (Q + K) + K + DW_FLAT_PAD) + DW_FLAT_CHUNK + Q + K +
+                     DW_FLAT_PAD;
+        return bwd > fwd ? bwd : fwd;
+    }
     return (size_t)(C / G) * K * K * P * Q;
 }
 
@@ -176,40 +185,89 @@ ZM_VEC static void pad_split(float *ev, float *od, const float *in, int H, int W
 DW_ROW(3)
 DW_ROW(5)
 
+/* Depthwise forward fast path ("flat"): the plane is copied once into S*S zero-padded
+ * phase planes (S == 2: even/odd padded rows x even/odd padded columns), each Wr wide,
+ * so that output (p, q) of tap (kh, kw) reads phase (kh%S, kw%S) at (p + kh/S) * Wr +
+ * q + kw/S: a constant offset from the flat index p * Wr + q. The K*K taps then run as
+ * one long vector loop over whole rows at once (Wr - Q columns per row are computed and
+ * dropped), so small planes (7x7, 14x14) vectorise as well as large ones; chunks of rows
+ * go through a small buffer and are compacted into the output rows. */
+
+typedef struct {
+    int Wr, rows;  /* phase plane width and rows */
+    size_t plane;  /* floats per phase plane, slack included */
+    int R;         /* output rows per chunk */
+} dw_flat_layout;
+
+static dw_flat_layout dw_flat_plan(int H, int W, int K, int S, int D, int P)
+{
+    dw_flat_layout L;
+    int Hp = H + 2 * D, Wp = W + 2 * D;
+    L.Wr = (Wp + S - 1) / S;
+    int need = P + (K - 1) / S, have = (Hp + S - 1) / S;
+    L.rows = need > have ? need : have;
+    L.plane = (size_t)L.rows * L.Wr + K + DW_FLAT_PAD;
+    L.R = DW_FLAT_CHUNK / L.Wr > 0 ? DW_FLAT_CHUNK / L.Wr : 1;
+    if (L.R > P) L.R = P;
+    return L;
+}
+
+/* in (H, W) -> S*S zero-padded phase planes of L (see above). */
+ZM_VEC static void dw_phases(float *ph, const dw_flat_layout *L, const float *in, int H, int W,
+                             int S, int D)
+{
+    memset(ph, 0, sizeof(float) * S * S * L->plane);
+    for (int ih = 0; ih < H; ih++) {
+        int r = ih + D, a = r % S;
+        const float *row = in + (size_t)ih * W;
+        float *base = ph + (size_t)(a * S) * L->plane + (size_t)(r / S) * L->Wr;
+        if (S == 1) {
+            memcpy(base + D, row, sizeof(float) * W);
+            continue;
+        }
+        for (int b = 0; b < 2; b++) { /* padded column 2j+b = input column 2j+b-D */
+            float *dst = base + (size_t)b * L->plane;
+            int off = b - D;
+            int lo = off < 0 ? (-off + 1) / 2 : 0;
+            int hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / 2;
+            if (hi > L->Wr - 1) hi = L->Wr - 1;
+            const float *src = row + off;
+            for (int j = lo; j <= hi; j++) dst[j] = src[2 * j];
+        }
+    }
+}
+
 /* One depthwise plane: out (P,Q) = act(sc * conv(in (H,W), w (K,K)) + sh) (act 0 none,
- * 1 ReLU, 2 SiLU). Fast path (K 3 or 5, S 1 or 2, scratch given): the plane is copied
- * once into a zero-padded scratch, for S == 2 split into even and odd padded columns, so
- * every tap of every output reads contiguously with no bounds tests, and each output is
- * written once. Otherwise: direct loops with per-tap column ranges.
- * scratch: (H+2D) * (W+2D+1) floats. */
+ * 1 ReLU, 2 SiLU). Fast path (K 3 or 5, S 1 or 2, scratch given: dw_flat_work floats):
+ * the flat kernel above. Otherwise: direct loops with per-tap column ranges. */
 ZM_VEC static void dw_plane_forward(float *out, const float *in, const float *w, float sc,
                                     float sh, int act, int H, int W, int P, int Q, int K, int S,
                                     int D, float *scratch)
 {
-    int Hp = H + 2 * D, Wp = W + 2 * D;
     if ((K == 3 || K == 5) && (S == 1 || S == 2) && scratch) {
-        int We = S == 2 ? (Wp + 1) / 2 : Wp, Wo = S == 2 ? Wp / 2 : 0;
-        float *ev = scratch, *od = scratch + (size_t)Hp * We;
-        pad_split(ev, od, in, H, W, S, D);
-        const float *taps[25];
-        for (int p = 0; p < P; p++) {
-            for (int kh = 0; kh < K; kh++) {
-                int r = p * S + kh;
-                for (int kw = 0; kw < K; kw++)
-                    taps[kh * K + kw] = S == 1 ? ev + (size_t)r * We + kw
-                                        : (kw % 2 == 0) ? ev + (size_t)r * We + kw / 2
-                                                        : od + (size_t)r * Wo + kw / 2;
-            }
-            float *orow = out + (size_t)p * Q;
+        dw_flat_layout L = dw_flat_plan(H, W, K, S, D, P);
+        float *ph = scratch, *tmp = scratch + (size_t)S * S * L.plane;
+        dw_phases(ph, &L, in, H, W, S, D);
+        const float *base[25], *taps[25];
+        for (int kh = 0; kh < K; kh++)
+            for (int kw = 0; kw < K; kw++)
+                base[kh * K + kw] = ph + (size_t)((kh % S) * S + kw % S) * L.plane +
+                                    (size_t)(kh / S) * L.Wr + kw / S;
+        for (int p0 = 0; p0 < P; p0 += L.R) {
+            int nr = P - p0 < L.R ? P - p0 : L.R;
+            int len = (nr * L.Wr + 15) & ~15; /* whole vectors: the slack is zero */
+            for (int k = 0; k < K * K; k++) taps[k] = base[k] + (size_t)p0 * L.Wr;
             if (K == 3) {
-                if (act == 2) dw_row_3(orow, taps, w, Q, sc, sh, 2);
-                else if (act == 1) dw_row_3(orow, taps, w, Q, sc, sh, 1);
-                else dw_row_3(orow, taps, w, Q, sc, sh, 0);
+                if (act == 2) dw_row_3(tmp, taps, w, len, sc, sh, 2);
+                else if (act == 1) dw_row_3(tmp, taps, w, len, sc, sh, 1);
+                else dw_row_3(tmp, taps, w, len, sc, sh, 0);
             } else {
-                if (act == 2) dw_row_5(orow, taps, w, Q, sc, sh, 2);
-                else if (act == 1) dw_row_5(orow, taps, w, Q, sc, sh, 1);
-                else dw_row_5(orow, taps, w, Q, sc, sh, 0);
+                if (act == 2) dw_row_5(tmp, taps, w, len, sc, sh, 2);
+                else if (act == 1) dw_row_5(tmp, taps, w, len, sc, sh, 1);
+                else dw_row_5(tmp, taps, w, len, sc, sh, 0);
             }
+            for (int i = 0; i < nr; i++)
+                memcpy(out + (size_t)(p0 + i) * Q, tmp + (size_t)i * L.Wr, sizeof(float) * Q);
         }
         return;
     }
@@ -361,63 +419,10 @@ static int dense_chunk(int N, size_t PQ)
     return nb < N ? nb : N;
 }
 
-/* Small-plane depthwise (inference, folded BN + activation), 8 channels per pass:
- * xb (H+2D, W+2D, 8) zero-padded interleaved input, wb (K*K, 8) weights. */
-ZM_VEC static void dw_small_fused(float *out, const float *in, const float *weight,
-                                  const float *scale, const float *shift, int act, int N, int C,
-                                  int H, int W, int K, int S, int D, int P, int Q, float *work)
-{
-    int Hp = H + 2 * D, Wp = W + 2 * D, KK = K * K;
-    size_t HW = (size_t)H * W, PQ = (size_t)P * Q;
-    float *xb = work, *wb = work + (size_t)8 * Hp * Wp;
-    for (int n = 0; n < N; n++)
-        for (int c0 = 0; c0 < C; c0 += 8) {
-            memset(xb, 0, sizeof(float) * 8 * Hp * Wp);
-            for (int j = 0; j < 8; j++) {
-                const float *src = in + ((size_t)n * C + c0 + j) * HW;
-                for (int ih = 0; ih < H; ih++)
-                    for (int iw = 0; iw < W; iw++)
-                        xb[((size_t)(ih + D) * Wp + iw + D) * 8 + j] = src[(size_t)ih * W + iw];
-                for (int k = 0; k < KK; k++) wb[k * 8 + j] = weight[(size_t)(c0 + j) * KK + k];
-            }
-            float sc[8], sh[8];
-            for (int j = 0; j < 8; j++) sc[j] = scale[c0 + j], sh[j] = shift[c0 + j];
-            for (int p = 0; p < P; p++)
-                for (int q = 0; q < Q; q++) {
-                    float acc[8] = {0};
-                    for (int kh = 0; kh < K; kh++)
-                        for (int kw = 0; kw < K; kw++) {
-                            const float *xv = xb + ((size_t)(p * S + kh) * Wp + q * S + kw) * 8;
-                            const float *wv = wb + (kh * K + kw) * 8;
-                            for (int j = 0; j < 8; j++) acc[j] += wv[j] * xv[j];
-                        }
-                    float v[8];
-                    for (int j = 0; j < 8; j++) {
-                        float a = acc[j] * sc[j] + sh[j];
-                        if (act == 2)
-                            a = a / (1.0f + zm_expf(-a));
-                        else if (act == 1)
-                            a = a > 0.0f ? a : 0.0f;
-                        v[j] = a;
-                    }
-                    for (int j = 0; j < 8; j++)
-                        out[((size_t)n * C + c0 + j) * PQ + (size_t)p * Q + q] = v[j];
-                }
-        }
-}
-
-/* Depthwise on planes of at most DW_SMALL_PQ outputs: 8 channels at a time,
- * interleaved (H, W, 8) so the vector runs across channels. */
-#define DW_SMALL_PQ 256
-
 size_t zm_conv2d_fused_work(int N, int C, int O, int K, int P, int Q, int G)
 {
     size_t w = zm_conv2d_work(C, O, K, P, Q, G);
     size_t PQ = (size_t)P * Q;
-    if (is_depthwise(C, O, G) && PQ <= DW_SMALL_PQ) {
-        size_t need = 8 * ((size_t)(2 * P + K) * (2 * Q + K) + (size_t)K * K);
-        if (need > w) w = need;
-    }
     if (G == 1 && K > 1 && PQ <= DENSE_BATCH_PQ && N > 1) {
         size_t need = ((size_t)C * K * K + O) * dense_chunk(N, PQ) * PQ;
         if (need > w) w = need;
@@ -454,11 +459,6 @@ ZM_VEC void zm_conv2d_forward_fused(float *out, const float *in, const float *we
             for (int o = 0; o < O; o++)
                 epilogue2(out + ((size_t)n * O + o) * PQ, R + (size_t)o * M + (size_t)n * PQ, PQ,
                           scale[o], shift[o], act);
-        return;
-    }
-    if (is_depthwise(C, O, G) && PQ <= DW_SMALL_PQ && C % 8 == 0 &&
-        8 * ((size_t)(H + 2 * D) * (W + 2 * D) + (size_t)K * K) <= work_n) {
-        dw_small_fused(out, in, weight, scale, shift, act, N, C, H, W, K, S, D, P, Q, work);
         return;
     }
     if (is_depthwise(C, O, G)) {

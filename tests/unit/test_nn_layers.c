@@ -284,6 +284,7 @@ START_TEST(conv_fast_vs_ref)
         /* N C H O K S D G */
         {2, 16, 13, 16, 3, 1, 1, 16}, {1, 24, 15, 24, 5, 2, 2, 24}, {2, 3, 17, 8, 3, 2, 1, 1},
         {1, 32, 7, 40, 1, 1, 0, 1},   {1, 12, 11, 12, 3, 2, 1, 12},  {1, 8, 6, 4, 3, 1, 1, 4},
+        {1, 2, 64, 2, 5, 2, 2, 2},    {1, 2, 58, 2, 3, 1, 1, 2}, /* several row chunks */
     };
     zm_rng r;
     zm_rng_seed(&r, 3, 0);
@@ -325,7 +326,8 @@ END_TEST
  * one after the other, on every path of zm_conv2d_forward_fused: depthwise K3/K5 S1/S2,
  * 1x1 on large planes (column blocks), 1x1 on small planes (batched over images, with
  * and without a squeeze-excitation scale), dense 3x3 on small planes (batched), dense
- * 3x3 and grouped per image, depthwise on small planes (8 channels interleaved). */
+ * 3x3 and grouped per image, depthwise on small planes (one chunk, rows rounded to whole
+ * vectors). */
 START_TEST(fused_inference)
 {
     static const int cases[][9] = {
@@ -334,6 +336,7 @@ START_TEST(fused_inference)
         {2, 12, 25, 20, 1, 1, 0, 1, 1}, {5, 12, 9, 20, 1, 1, 0, 1, 1}, {5, 12, 9, 20, 1, 1, 0, 1, 0},
         {7, 5, 6, 9, 3, 1, 1, 1, 0},    {2, 5, 30, 9, 3, 2, 1, 1, 0},  {2, 8, 11, 6, 3, 1, 1, 2, 0},
         {3, 16, 6, 16, 3, 1, 1, 16, 0}, {2, 24, 7, 24, 5, 2, 2, 24, 0}, {2, 16, 3, 16, 5, 1, 2, 16, 0},
+        {1, 3, 61, 3, 3, 2, 1, 3, 0},   {1, 2, 60, 2, 5, 1, 2, 2, 0}, /* several row chunks */
     };
     zm_rng r;
     zm_rng_seed(&r, 5, 0);
