@@ -4,7 +4,8 @@
  * The project builds with -O2 and no -march, where GCC vectorises almost nothing and
  * only with SSE2. Kernel files include this header first: it raises them to -O3 with
  * float sums reassociated (so reductions vectorise; NaN and inf still propagate: no
- * -ffinite-math-only) and
+ * -ffinite-math-only) and a*b+c contracted to FMA where the target has it (-std=c11
+ * otherwise turns contraction off), and
  * ZM_VEC compiles a function three times (AVX-512F, which brings FMA and 16-wide
  * vectors; AVX2; the baseline), picked at load time by the CPU (GCC target_clones /
  * ifunc), so one binary runs everywhere. (Not "arch=haswell" or
@@ -21,7 +22,7 @@
 #include <string.h>
 
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("O3,no-trapping-math,no-signed-zeros,associative-math")
+#pragma GCC optimize("O3,no-trapping-math,no-signed-zeros,associative-math,fp-contract=fast")
 #endif
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(ZM_NO_CLONES) && \
