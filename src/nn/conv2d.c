@@ -35,36 +35,53 @@ size_t zm_conv2d_work(int C, int O, int K, int P, int Q, int G)
     return (size_t)(C / G) * K * K * P * Q;
 }
 
-/* col (Cg*K*K, P*Q), rows ld apart, from one image's group slice in (Cg, H, W). */
-ZM_VEC static void im2col_ld(float *col, size_t ld, const float *in, int Cg, int H, int W, int K,
-                             int S, int D, int P, int Q)
+/* Range of output columns q whose input column q*S - D + kw lies in [0, W). */
+static void q_range(int *q0, int *q1, int W, int Q, int S, int D, int kw)
+{
+    int lo = D - kw > 0 ? (D - kw + S - 1) / S : 0;
+    int hi = W - 1 + D - kw;
+    hi = hi < 0 ? -1 : hi / S;
+    if (hi > Q - 1) hi = Q - 1;
+    *q0 = lo;
+    *q1 = hi;
+}
+
+/* col (Cg*K*K, (p1-p0)*Q), rows ld apart: output rows p0 <= p < p1 of the im2col matrix
+ * of one image's group slice in (Cg, H, W). Each row segment is a copy of the valid
+ * input columns between zeroed edges. */
+ZM_VEC static void im2col_rows(float *col, size_t ld, const float *in, int Cg, int H, int W,
+                               int K, int S, int D, int Q, int p0, int p1)
 {
     for (int c = 0; c < Cg; c++)
         for (int kh = 0; kh < K; kh++)
             for (int kw = 0; kw < K; kw++) {
                 float *dst = col + ((size_t)(c * K + kh) * K + kw) * ld;
                 const float *src = in + (size_t)c * H * W;
-                for (int p = 0; p < P; p++) {
+                int q0, q1;
+                q_range(&q0, &q1, W, Q, S, D, kw);
+                for (int p = p0; p < p1; p++) {
                     int ih = p * S - D + kh;
-                    float *d = dst + (size_t)p * Q;
-                    if (ih < 0 || ih >= H) {
+                    float *d = dst + (size_t)(p - p0) * Q;
+                    if (ih < 0 || ih >= H || q1 < q0) {
                         memset(d, 0, sizeof(float) * Q);
                         continue;
                     }
-                    const float *row = src + (size_t)ih * W;
-                    if (S == 1) {
-                        for (int q = 0; q < Q; q++) {
-                            int iw = q - D + kw;
-                            d[q] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
-                        }
-                    } else {
-                        for (int q = 0; q < Q; q++) {
-                            int iw = q * S - D + kw;
-                            d[q] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
-                        }
-                    }
+                    const float *row = src + (size_t)ih * W + kw - D;
+                    for (int q = 0; q < q0; q++) d[q] = 0.0f;
+                    if (S == 1)
+                        for (int q = q0; q <= q1; q++) d[q] = row[q];
+                    else
+                        for (int q = q0; q <= q1; q++) d[q] = row[q * S];
+                    for (int q = q1 + 1; q < Q; q++) d[q] = 0.0f;
                 }
             }
+}
+
+/* col (Cg*K*K, P*Q), rows ld apart, from one image's group slice in (Cg, H, W). */
+static void im2col_ld(float *col, size_t ld, const float *in, int Cg, int H, int W, int K, int S,
+                      int D, int P, int Q)
+{
+    im2col_rows(col, ld, in, Cg, H, W, K, S, D, Q, 0, P);
 }
 
 static void im2col(float *col, const float *in, int Cg, int H, int W, int K, int S, int D, int P,
@@ -93,17 +110,6 @@ ZM_VEC static void col2im_add(float *in, const float *col, int Cg, int H, int W,
                     }
                 }
             }
-}
-
-/* Range of output columns q whose input column q*S - D + kw lies in [0, W). */
-static void q_range(int *q0, int *q1, int W, int Q, int S, int D, int kw)
-{
-    int lo = D - kw > 0 ? (D - kw + S - 1) / S : 0;
-    int hi = W - 1 + D - kw;
-    hi = hi < 0 ? -1 : hi / S;
-    if (hi > Q - 1) hi = Q - 1;
-    *q0 = lo;
-    *q1 = hi;
 }
 
 /* y = act(x * sc + sh) over n values (y may be x); act 0 none, 1 ReLU, 2 SiLU. */
@@ -419,6 +425,11 @@ static int dense_chunk(int N, size_t PQ)
     return nb < N ? nb : N;
 }
 
+/* Dense KxK convolutions per image (inference): im2col blocks of whole output rows,
+ * about COL_BLOCK_FLOATS floats (L2) but at least COL_BLOCK_MIN columns (sgemm width). */
+#define COL_BLOCK_FLOATS 131072
+#define COL_BLOCK_MIN 192
+
 /* 1x1 convolutions on small planes: floats of gathered input + result per chunk of
  * images (768 KiB: L2-sized; 64-256 Ki floats measured alike on efficientnet_b0). */
 #define BATCH_CHUNK_FLOATS 196608
@@ -538,8 +549,23 @@ ZM_VEC void zm_conv2d_forward_fused(float *out, const float *in, const float *we
                     for (int c = 0; c < C; c++) work[(size_t)o * C + c] = weight[(size_t)o * C + c] * sn[c];
                 w = work;
             } else if (!is_pointwise(K, S, D)) {
-                im2col(work, src, Cg, H, W, K, S, D, P, Q);
-                col = work;
+                /* blocks of output rows: the block's im2col columns (KK x rows*Q) stay in
+                 * L2 between im2col and the sgemm's packing; one sgemm per block */
+                float *dst = out + ((size_t)n * O + (size_t)g * Og) * PQ;
+                int pr = (int)((COL_BLOCK_FLOATS / KK > COL_BLOCK_MIN ? COL_BLOCK_FLOATS / KK
+                                                                      : COL_BLOCK_MIN) / Q);
+                if (pr < 1) pr = 1;
+                for (int p0 = 0; p0 < P; p0 += pr) {
+                    int p1 = P - p0 < pr ? P : p0 + pr;
+                    size_t m = (size_t)(p1 - p0) * Q, j = (size_t)p0 * Q;
+                    im2col_rows(work, m, src, Cg, H, W, K, S, D, Q, p0, p1);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Og, (int)m, KK, 1.0f,
+                                w, KK, work, (int)m, 0.0f, dst + j, (int)PQ);
+                    for (int o = 0; o < Og; o++)
+                        epilogue(dst + (size_t)o * PQ + j, m, scale[g * Og + o],
+                                 shift[g * Og + o], act);
+                }
+                continue;
             }
             float *dst = out + ((size_t)n * O + (size_t)g * Og) * PQ;
             /* column blocks whose output (Og x nb) stays in L2 for the epilogue */
