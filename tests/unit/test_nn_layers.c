@@ -338,6 +338,7 @@ START_TEST(fused_inference)
         {3, 16, 6, 16, 3, 1, 1, 16, 0}, {2, 24, 7, 24, 5, 2, 2, 24, 0}, {2, 16, 3, 16, 5, 1, 2, 16, 0},
         {1, 3, 61, 3, 3, 2, 1, 3, 0},   {1, 2, 60, 2, 5, 1, 2, 2, 0}, /* several row chunks */
         {3, 64, 20, 200, 1, 1, 0, 1, 1}, /* 1x1 small planes, one image per chunk */
+        {2, 16, 60, 8, 3, 1, 1, 1, 0},   /* dense 3x3, several im2col row blocks */
     };
     zm_rng r;
     zm_rng_seed(&r, 5, 0);
