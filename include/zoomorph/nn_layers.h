@@ -88,6 +88,9 @@ void zm_maxpool_forward(float *out, const float *in, int N, int C, int H, int W,
                         int D);
 void zm_maxpool_backward(float *din, const float *dout, const float *in, int N, int C, int H,
                          int W, int K, int S, int D);
+/* The scalar reference of zm_maxpool_forward. */
+void zm_maxpool_forward_ref(float *out, const float *in, int N, int C, int H, int W, int K, int S,
+                            int D);
 
 /* ---- fully connected: in (N,NI), weight (O,NI), bias (O) or NULL, out (N,O) ---------- */
 void zm_linear_forward(float *out, const float *in, const float *weight, const float *bias,

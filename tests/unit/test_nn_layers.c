@@ -163,6 +163,24 @@ START_TEST(pooling)
         ck_assert(nt_diff(name, gx, dx, n) < TOL_GRAD);
         free(x), free(y), free(dy), free(dx), free(out), free(gx);
     }
+    /* fast path vs the scalar reference: odd and even sizes, strides 1 and 2, K 2 and 3 */
+    static const int mp[][5] = {{9, 7, 3, 2, 1}, {8, 13, 3, 2, 1}, {6, 6, 2, 2, 0},
+                                {7, 5, 3, 1, 1}, {1, 9, 3, 2, 1}, {12, 12, 3, 1, 0}};
+    zm_rng r;
+    zm_rng_seed(&r, 9, 0);
+    for (size_t k = 0; k < sizeof mp / sizeof mp[0]; k++) {
+        int H = mp[k][0], W = mp[k][1], K = mp[k][2], S = mp[k][3], D = mp[k][4];
+        size_t nx = (size_t)2 * 3 * H * W;
+        size_t ny = (size_t)2 * 3 * zm_conv_out(H, K, S, D) * zm_conv_out(W, K, S, D);
+        float *x = zm_malloc(4 * nx), *y1 = zm_malloc(4 * ny), *y2 = zm_malloc(4 * ny);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)zm_rng_normal(&r);
+        zm_maxpool_forward(y1, x, 2, 3, H, W, K, S, D);
+        zm_maxpool_forward_ref(y2, x, 2, 3, H, W, K, S, D);
+        char name[64];
+        snprintf(name, sizeof name, "maxpool fast-vs-ref case %zu", k);
+        ck_assert(nt_diff(name, y1, y2, ny) == 0.0);
+        free(x), free(y1), free(y2);
+    }
     size_t n, ny;
     float *x = rd("gap", "x", &n), *y = rd("gap", "y", &ny), *dy = rd("gap", "dy", NULL);
     float *dx = rd("gap", "dx", NULL), *out = zm_calloc(ny, 4), *gx = zm_calloc(n, 4);
