@@ -88,6 +88,8 @@ void zm_maxpool_forward(float *out, const float *in, int N, int C, int H, int W,
                         int D);
 void zm_maxpool_backward(float *din, const float *dout, const float *in, int N, int C, int H,
                          int W, int K, int S, int D);
+/* 1 if every one of the n values is finite (no NaN, no inf), else 0. */
+int zm_all_finite(const float *x, size_t n);
 /* The scalar reference of zm_maxpool_forward. */
 void zm_maxpool_forward_ref(float *out, const float *in, int N, int C, int H, int W, int K, int S,
                             int D);

@@ -156,6 +156,20 @@ ZM_VEC void zm_avgpool_global_backward(float *din, const float *dout, int N, int
     }
 }
 
+/* A test of the exponent bits (all ones: inf or NaN), so it vectorises as integer
+ * operations whatever the float flags of nn_simd.h allow the compiler to assume
+ * (a float sum of x * 0 had its vector part folded away under them). */
+ZM_VEC int zm_all_finite(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
 void zm_maxpool_forward_ref(float *out, const float *in, int N, int C, int H, int W, int K, int S,
                             int D)
 {

@@ -493,12 +493,7 @@ const float *zm_net_output(const zm_net *net) { return zm_net_tensor(net, net->o
 const float *zm_net_repr(const zm_net *net) { return zm_net_tensor(net, net->repr); }
 int zm_net_repr_dim(const zm_net *net) { return (int)t_size(&net->t[net->repr]); }
 
-static int all_finite(const float *x, size_t n)
-{
-    float acc = 0.0f;
-    for (size_t i = 0; i < n; i++) acc += x[i] * 0.0f; /* NaN/inf * 0 = NaN */
-    return acc == 0.0f;
-}
+static int all_finite(const float *x, size_t n) { return zm_all_finite(x, n); }
 
 int zm_net_find_nonfinite(const zm_net *net, int n)
 {

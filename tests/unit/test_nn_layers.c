@@ -4,6 +4,8 @@
  * convolution; plus dropout / stochastic-depth statistics (no PyTorch counterpart for
  * the random masks). Outputs within 1e-4 relative, gradients within 1e-3.
  */
+#include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "test_nn_util.h"
@@ -403,6 +405,29 @@ START_TEST(fused_inference)
 }
 END_TEST
 
+/* zm_all_finite: a NaN or an infinity anywhere (vector body or tail) is found. */
+START_TEST(finite_scan)
+{
+    float *x = zm_calloc(1000, sizeof(float));
+    for (int i = 0; i < 1000; i++) x[i] = (float)(i % 17) - 8.0f;
+    ck_assert(zm_all_finite(x, 1000));
+    ck_assert(zm_all_finite(x, 0));
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    const size_t at[6] = {0, 5, 16, 511, 998, 999};
+    for (int b = 0; b < 3; b++)
+        for (int k = 0; k < 6; k++) {
+            float keep = x[at[k]];
+            x[at[k]] = bad[b];
+            ck_assert(!zm_all_finite(x, 1000));
+            ck_assert(zm_all_finite(x, at[k])); /* the values before it are finite */
+            x[at[k]] = keep;
+        }
+    x[3] = FLT_MAX, x[4] = -FLT_MAX, x[6] = 1e-45f;
+    ck_assert(zm_all_finite(x, 1000));
+    free(x);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nn_layers");
@@ -417,6 +442,7 @@ int main(void)
     tcase_add_test(tc, dropout_statistics);
     tcase_add_test(tc, conv_fast_vs_ref);
     tcase_add_test(tc, fused_inference);
+    tcase_add_test(tc, finite_scan);
     suite_add_tcase(s, tc);
     int rc = zt_run_suite(s);
     if (fx >= 0) H5Fclose(fx);
