@@ -25,11 +25,12 @@ static int is_pointwise(int K, int S, int D) { return K == 1 && S == 1 && D == 0
 size_t zm_conv2d_work(int C, int O, int K, int P, int Q, int G)
 {
     if (is_depthwise(C, O, G)) {
-        /* backward: padded input and input-gradient planes; forward: up to 4 phase
-         * planes of at most (P+K) x (Q+K) (H + 2D <= 2P + K) and one chunk */
-        size_t bwd = 2 * (size_t)(2 * P + K) * (2 * Q + K + 1);
-        size_t fwd = 4 * ((size_t)(P + K) * (Q + K) + K + DW_FLAT_PAD) + DW_FLAT_CHUNK + Q + K +
-                     DW_FLAT_PAD;
+        /* up to 4 phase planes of at most (P+K) x (Q+K) (H + 2D <= 2P + K); forward:
+         * those of the input and one chunk; backward: those of the input and its
+         * gradient, and the output gradient rows widened */
+        size_t ph = 4 * ((size_t)(P + K) * (Q + K) + K + DW_FLAT_PAD);
+        size_t bwd = 2 * ph + (size_t)P * (Q + K) + 16;
+        size_t fwd = ph + DW_FLAT_CHUNK + Q + K + DW_FLAT_PAD;
         return bwd > fwd ? bwd : fwd;
     }
     return (size_t)(C / G) * K * K * P * Q;
@@ -134,40 +135,6 @@ static void epilogue(float *y, size_t n, float sc, float sh, int act)
     epilogue2(y, y, n, sc, sh, act);
 }
 
-/* The plane in (H,W) zero-padded by D into ev ((H+2D) x We); for S == 2 split into even
- * (ev) and odd (od, (H+2D) x Wo) padded columns, We = (W+2D+1)/2, Wo = (W+2D)/2; for
- * S == 1 ev holds the whole padded rows (We = W+2D). */
-ZM_VEC static void pad_split(float *ev, float *od, const float *in, int H, int W, int S, int D)
-{
-    int Hp = H + 2 * D, Wp = W + 2 * D;
-    int We = S == 2 ? (Wp + 1) / 2 : Wp, Wo = S == 2 ? Wp / 2 : 0;
-    for (int r = 0; r < Hp; r++) {
-        int ih = r - D;
-        float *e = ev + (size_t)r * We, *o = od + (size_t)r * Wo;
-        if (ih < 0 || ih >= H) {
-            memset(e, 0, sizeof(float) * We);
-            if (Wo) memset(o, 0, sizeof(float) * Wo);
-            continue;
-        }
-        const float *row = in + (size_t)ih * W;
-        if (S == 1) {
-            for (int j = 0; j < D; j++) e[j] = e[Wp - 1 - j] = 0.0f;
-            memcpy(e + D, row, sizeof(float) * W);
-            continue;
-        }
-        for (int par = 0; par < 2; par++) { /* padded column 2j+par = input column 2j+par-D */
-            float *dst = par ? o : e;
-            int nj = par ? Wo : We, off = par - D;
-            int lo = off < 0 ? (-off + 1) / 2 : 0;
-            int hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / 2;
-            if (hi > nj - 1) hi = nj - 1;
-            for (int j = 0; j < lo && j < nj; j++) dst[j] = 0.0f;
-            const float *src = row + off;
-            for (int j = lo; j <= hi; j++) dst[j] = src[2 * j];
-            for (int j = hi + 1 > lo ? hi + 1 : lo; j < nj; j++) dst[j] = 0.0f;
-        }
-    }
-}
 
 /* One output row: orow[q] = act(sc * sum over the K*K taps of w[k] * t[k][q] + sh), q < Q;
  * K constant per instance so the taps unroll and q vectorises. */
@@ -297,53 +264,55 @@ ZM_VEC static void dw_plane_forward(float *out, const float *in, const float *w,
 }
 
 /* Backward of one depthwise plane: dw (K,K) += correlation of dout (P,Q) with the
- * input; din (H,W) += transposed convolution of dout (if din). Fast path as forward:
- * padded (and for S == 2 column-split) input and input-gradient planes in scratch
- * (2 * (H+2D) * (W+2D+1) floats), every tap a contiguous vector loop. */
+ * input; din (H,W) += transposed convolution of dout (if din). Fast path (K 3 or 5,
+ * S 1 or 2, scratch: zm_conv2d_work floats) flat as the forward, every tap one vector
+ * loop over the whole plane. Otherwise: direct loops with per-tap column ranges. */
 ZM_VEC static void dw_plane_backward(float *din, float *dw, const float *dout, const float *in,
                                      const float *w, int H, int W, int P, int Q, int K, int S,
                                      int D, float *scratch)
 {
-    int Hp = H + 2 * D, Wp = W + 2 * D;
     if ((K == 3 || K == 5) && (S == 1 || S == 2) && scratch) {
-        int We = S == 2 ? (Wp + 1) / 2 : Wp, Wo = S == 2 ? Wp / 2 : 0;
-        size_t plane = (size_t)Hp * (We + Wo);
-        float *xe = scratch, *xo = xe + (size_t)Hp * We;
-        float *ge = scratch + plane, *go = ge + (size_t)Hp * We;
-        pad_split(xe, xo, in, H, W, S, D);
-        if (din) memset(ge, 0, sizeof(float) * plane);
-        for (int p = 0; p < P; p++) {
-            const float *grow = dout + (size_t)p * Q;
-            for (int kh = 0; kh < K; kh++) {
-                int r = p * S + kh;
-                for (int kw = 0; kw < K; kw++) {
-                    size_t off = S == 1 ? (size_t)r * We + kw
-                                 : (kw % 2 == 0) ? (size_t)r * We + kw / 2
-                                                 : (size_t)Hp * We + (size_t)r * Wo + kw / 2;
-                    const float *t = xe + off;
-                    float acc = 0.0f;
-                    for (int q = 0; q < Q; q++) acc += grow[q] * t[q];
-                    dw[kh * K + kw] += acc;
-                    if (din) {
-                        float *u = ge + off, wv = w[kh * K + kw];
-                        for (int q = 0; q < Q; q++) u[q] += wv * grow[q];
-                    }
+        /* flat, as the forward: input phase planes xph, input-gradient phase planes dph,
+         * dout rows widened to Wr with zeros (g); per tap one pass over the whole plane:
+         * dw[k] = g . x_k and d_k += w[k] * g (the taps one after the other, so their
+         * overlapping updates of dph add up) */
+        dw_flat_layout L = dw_flat_plan(H, W, K, S, D, P);
+        size_t nph = (size_t)S * S * L.plane;
+        float *xph = scratch, *dph = scratch + nph, *g = scratch + 2 * nph;
+        int len = (P * L.Wr + 15) & ~15;
+        dw_phases(xph, &L, in, H, W, S, D);
+        memset(g, 0, sizeof(float) * len);
+        for (int p = 0; p < P; p++) memcpy(g + (size_t)p * L.Wr, dout + (size_t)p * Q, sizeof(float) * Q);
+        if (din) memset(dph, 0, sizeof(float) * nph);
+        for (int kh = 0; kh < K; kh++)
+            for (int kw = 0; kw < K; kw++) {
+                size_t off = (size_t)((kh % S) * S + kw % S) * L.plane + (size_t)(kh / S) * L.Wr + kw / S;
+                const float *x = xph + off;
+                float acc = 0.0f;
+                for (int i = 0; i < len; i++) acc += g[i] * x[i];
+                dw[kh * K + kw] += acc;
+                if (din) {
+                    float *d = dph + off, wv = w[kh * K + kw];
+                    for (int i = 0; i < len; i++) d[i] += wv * g[i];
                 }
             }
-        }
         if (din)
             for (int ih = 0; ih < H; ih++) {
                 int r = ih + D;
                 float *drow = din + (size_t)ih * W;
+                const float *base = dph + (size_t)((r % S) * S) * L.plane + (size_t)(r / S) * L.Wr;
                 if (S == 1) {
-                    const float *g = ge + (size_t)r * We + D;
-                    for (int iw = 0; iw < W; iw++) drow[iw] += g[iw];
-                } else {
-                    const float *e = ge + (size_t)r * We, *o = go + (size_t)r * Wo;
-                    for (int iw = 0; iw < W; iw++) {
-                        int c = iw + D;
-                        drow[iw] += (c & 1) ? o[c >> 1] : e[c >> 1];
-                    }
+                    for (int iw = 0; iw < W; iw++) drow[iw] += base[iw + D];
+                    continue;
+                }
+                for (int bpar = 0; bpar < 2; bpar++) { /* input column 2j+bpar-D */
+                    const float *src = base + (size_t)bpar * L.plane;
+                    int off = bpar - D;
+                    int lo = off < 0 ? (-off + 1) / 2 : 0;
+                    int hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / 2;
+                    if (hi > L.Wr - 1) hi = L.Wr - 1;
+                    float *dst = drow + off;
+                    for (int j = lo; j <= hi; j++) dst[2 * j] += src[j];
                 }
             }
         return;
