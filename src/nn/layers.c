@@ -14,34 +14,6 @@
 
 /* ---- batch normalisation ----------------------------------------------------------- */
 
-/* Batch-norm statistics: float sums over blocks of BN_BLOCK values (vector lanes),
- * accumulated in double. Against a double sum of every value: relative error of order
- * BN_BLOCK / 16 float roundings per lane, well under the tests' 1e-4. */
-#define BN_BLOCK 256
-static inline __attribute__((always_inline)) double sum_blocks(const float *x, int n, float sh)
-{
-    double s = 0.0;
-    for (int i0 = 0; i0 < n; i0 += BN_BLOCK) {
-        int m = n - i0 < BN_BLOCK ? n - i0 : BN_BLOCK;
-        float a = 0.0f;
-        for (int i = i0; i < i0 + m; i++) a += x[i] - sh;
-        s += a;
-    }
-    return s;
-}
-
-static inline __attribute__((always_inline)) double sqdev_blocks(const float *x, int n, float mean)
-{
-    double s = 0.0;
-    for (int i0 = 0; i0 < n; i0 += BN_BLOCK) {
-        int m = n - i0 < BN_BLOCK ? n - i0 : BN_BLOCK;
-        float a = 0.0f;
-        for (int i = i0; i < i0 + m; i++) a += (x[i] - mean) * (x[i] - mean);
-        s += a;
-    }
-    return s;
-}
-
 ZM_VEC void zm_batchnorm_forward_train(float *out, float *saved, float *running_mean,
                                 float *running_var, const float *in, const float *gamma,
                                 const float *beta, int N, int C, int HW, float eps,
@@ -49,11 +21,16 @@ ZM_VEC void zm_batchnorm_forward_train(float *out, float *saved, float *running_
 {
     double M = (double)N * HW;
     for (int c = 0; c < C; c++) {
-        double s = 0.0; /* double accumulation (as PyTorch's CPU kernels) of float sums */
-        for (int n = 0; n < N; n++) s += sum_blocks(in + ((size_t)n * C + c) * HW, HW, 0.0f);
+        double s = 0.0; /* double accumulation, as PyTorch's CPU kernels */
+        for (int n = 0; n < N; n++) {
+            const float *x = in + ((size_t)n * C + c) * HW;
+            for (int i = 0; i < HW; i++) s += x[i];
+        }
         double mean = s / M, ss = 0.0;
-        for (int n = 0; n < N; n++)
-            ss += sqdev_blocks(in + ((size_t)n * C + c) * HW, HW, (float)mean);
+        for (int n = 0; n < N; n++) {
+            const float *x = in + ((size_t)n * C + c) * HW;
+            for (int i = 0; i < HW; i++) ss += (x[i] - mean) * (x[i] - mean);
+        }
         double var = ss / M;
         float invstd = (float)(1.0 / sqrt(var + eps));
         saved[c] = (float)mean;
@@ -98,15 +75,9 @@ ZM_VEC void zm_batchnorm_backward(float *din, float *dgamma, float *dbeta, const
         for (int n = 0; n < N; n++) {
             const float *x = in + ((size_t)n * C + c) * HW;
             const float *g = dout + ((size_t)n * C + c) * HW;
-            for (int i0 = 0; i0 < HW; i0 += BN_BLOCK) {
-                int m = HW - i0 < BN_BLOCK ? HW - i0 : BN_BLOCK;
-                float a = 0.0f, b = 0.0f;
-                for (int i = i0; i < i0 + m; i++) {
-                    a += g[i];
-                    b += g[i] * (x[i] - mean);
-                }
-                sdy += a;
-                sdyx += b;
+            for (int i = 0; i < HW; i++) {
+                sdy += g[i];
+                sdyx += g[i] * (double)(x[i] - mean);
             }
         }
         /* xhat = (x - mean) * invstd; dgamma = sum dy*xhat; dbeta = sum dy */
