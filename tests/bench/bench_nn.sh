@@ -39,8 +39,8 @@ run() { # arch in_ch size batch mode threads
     echo
 }
 CASES=${CASES:-"efficientnet_b0:1:224:32:infer:1 efficientnet_b0:1:224:32:infer:2 \
-efficientnet_b0:3:224:32:train:2 resnet18:1:224:32:infer:1 zoonet:1:96:64:infer:1 \
-zoonet:1:96:64:train:1"}
+efficientnet_b0:3:224:32:train:2 efficientnet_b0:3:224:32:train:1 resnet18:1:224:32:infer:1 \
+zoonet:1:96:64:infer:1 zoonet:1:96:64:train:1"}
 for c in $CASES; do
     IFS=: read -r a ch s b m t <<<"$c"
     run "$a" "$ch" "$s" "$b" "$m" "$t"
