@@ -139,6 +139,7 @@ typedef struct {
     int last_n;       /* batch of the last forward */
     int mc_first;     /* first op that is random in ZM_MODE_MC (a dropout); n_ops if none */
     double *prof;     /* NULL, or n_ops seconds that forward/backward add each op's time to */
+    int prof_cpu;     /* prof counts the process's CPU time (all threads), not wall time */
     int *readers;     /* per tensor: how many ops read it */
     float *fold;      /* inference: folded BN scale and shift of one layer */
     zm_rng rng;

@@ -27,8 +27,8 @@ static inline int zm_conv_out(int H, int K, int S, int D) { return (H + 2 * D - 
 
 /* ---- 2-D convolution ----------------------------------------------------------------
  * in (N,C,H,W), weight (O, C/G, K, K), bias (O) or NULL, out (N,O,P,Q).
- * work: zm_conv2d_work(C,O,K,P,Q,G) floats (depthwise: padded copies of one plane and
- * its gradient; NULL there selects the plain direct loops). */
+ * work: zm_conv2d_work(C,O,K,P,Q,G) floats (depthwise: zero-padded phase planes of one
+ * plane and its gradient; NULL there selects the plain direct loops). */
 size_t zm_conv2d_work(int C, int O, int K, int P, int Q, int G);
 void zm_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
                        int N, int C, int H, int W, int O, int K, int S, int D, int G,
@@ -41,7 +41,8 @@ void zm_conv2d_backward(float *din, float *dweight, float *dbias, const float *d
  * per output channel (act 0 none, 1 ReLU, 2 SiLU), applied while each image / plane is
  * in cache. inscale (N, C) or NULL: input channels scaled per image first (a preceding
  * squeeze-excitation); only for 1x1 stride-1 G=1. 1x1 convolutions on planes of at most
- * ZM_CONV_BATCH_PQ pixels run as one sgemm over the batch when work_n allows.
+ * ZM_CONV_BATCH_PQ pixels run as one sgemm per L2-sized chunk of images when work_n
+ * allows.
  * work: zm_conv2d_fused_work(N,C,O,K,P,Q,G) floats (work_n = what the caller has). */
 #define ZM_CONV_BATCH_PQ 400
 size_t zm_conv2d_fused_work(int N, int C, int O, int K, int P, int Q, int G);
@@ -88,6 +89,11 @@ void zm_maxpool_forward(float *out, const float *in, int N, int C, int H, int W,
                         int D);
 void zm_maxpool_backward(float *din, const float *dout, const float *in, int N, int C, int H,
                          int W, int K, int S, int D);
+/* 1 if every one of the n values is finite (no NaN, no inf), else 0. */
+int zm_all_finite(const float *x, size_t n);
+/* The scalar reference of zm_maxpool_forward. */
+void zm_maxpool_forward_ref(float *out, const float *in, int N, int C, int H, int W, int K, int S,
+                            int D);
 
 /* ---- fully connected: in (N,NI), weight (O,NI), bias (O) or NULL, out (N,O) ---------- */
 void zm_linear_forward(float *out, const float *in, const float *weight, const float *bias,

@@ -4,10 +4,10 @@
  * Fast path: dense and grouped convolutions go through im2col into the caller's
  * workspace and one cblas_sgemm per image and group (1x1 stride-1 convolutions skip
  * im2col and multiply the input directly); depthwise convolutions (G == C == O) work on
- * a zero-padded copy of each plane (stride 2: split into even and odd columns) so every
- * tap is a contiguous vector loop. zm_conv2d_forward_fused is the inference form with
- * batch norm and activation folded in (column-blocked, batched over images for small
- * planes, 8 channels at a time for small depthwise planes). The scalar references at
+ * a zero-padded copy of each plane (stride 2: split into even/odd phases) so every tap
+ * is a contiguous vector loop (forward: over whole rows at once, see "flat" below).
+ * zm_conv2d_forward_fused is the inference form with batch norm and activation folded
+ * in (column-blocked, batched over images for small planes). The scalar references at
  * the end are the textbook seven loops; tests compare them with the fast paths.
  */
 #include "nn_simd.h" /* first: -O3 for the whole file */
@@ -19,43 +19,70 @@
 static int is_depthwise(int C, int O, int G) { return G == C && O == C && G > 1; }
 static int is_pointwise(int K, int S, int D) { return K == 1 && S == 1 && D == 0; }
 
+#define DW_FLAT_CHUNK 1024 /* depthwise forward: floats of flat output per chunk (L1) */
+#define DW_FLAT_PAD 32     /* slack after each phase plane and chunk (vector rounding) */
+
 size_t zm_conv2d_work(int C, int O, int K, int P, int Q, int G)
 {
-    if (is_depthwise(C, O, G)) /* padded input and input-gradient planes */
-        return 2 * (size_t)(2 * P + K) * (2 * Q + K + 1);
+    if (is_depthwise(C, O, G)) {
+        /* up to 4 phase planes of at most (P+K) x (Q+K) (H + 2D <= 2P + K); forward:
+         * those of the input and one chunk; backward: those of the input and its
+         * gradient, and the output gradient rows widened */
+        size_t ph = 4 * ((size_t)(P + K) * (Q + K) + K + DW_FLAT_PAD);
+        size_t bwd = 2 * ph + (size_t)P * (Q + K) + 16;
+        size_t fwd = ph + DW_FLAT_CHUNK + Q + K + DW_FLAT_PAD;
+        return bwd > fwd ? bwd : fwd;
+    }
     return (size_t)(C / G) * K * K * P * Q;
 }
 
-/* col (Cg*K*K, P*Q), rows ld apart, from one image's group slice in (Cg, H, W). */
-ZM_VEC static void im2col_ld(float *col, size_t ld, const float *in, int Cg, int H, int W, int K,
-                             int S, int D, int P, int Q)
+/* Range of output columns q whose input column q*S - D + kw lies in [0, W). */
+static void q_range(int *q0, int *q1, int W, int Q, int S, int D, int kw)
+{
+    int lo = D - kw > 0 ? (D - kw + S - 1) / S : 0;
+    int hi = W - 1 + D - kw;
+    hi = hi < 0 ? -1 : hi / S;
+    if (hi > Q - 1) hi = Q - 1;
+    *q0 = lo;
+    *q1 = hi;
+}
+
+/* col (Cg*K*K, (p1-p0)*Q), rows ld apart: output rows p0 <= p < p1 of the im2col matrix
+ * of one image's group slice in (Cg, H, W). Each row segment is a copy of the valid
+ * input columns between zeroed edges. */
+ZM_VEC static void im2col_rows(float *col, size_t ld, const float *in, int Cg, int H, int W,
+                               int K, int S, int D, int Q, int p0, int p1)
 {
     for (int c = 0; c < Cg; c++)
         for (int kh = 0; kh < K; kh++)
             for (int kw = 0; kw < K; kw++) {
                 float *dst = col + ((size_t)(c * K + kh) * K + kw) * ld;
                 const float *src = in + (size_t)c * H * W;
-                for (int p = 0; p < P; p++) {
+                int q0, q1;
+                q_range(&q0, &q1, W, Q, S, D, kw);
+                for (int p = p0; p < p1; p++) {
                     int ih = p * S - D + kh;
-                    float *d = dst + (size_t)p * Q;
-                    if (ih < 0 || ih >= H) {
+                    float *d = dst + (size_t)(p - p0) * Q;
+                    if (ih < 0 || ih >= H || q1 < q0) {
                         memset(d, 0, sizeof(float) * Q);
                         continue;
                     }
-                    const float *row = src + (size_t)ih * W;
-                    if (S == 1) {
-                        for (int q = 0; q < Q; q++) {
-                            int iw = q - D + kw;
-                            d[q] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
-                        }
-                    } else {
-                        for (int q = 0; q < Q; q++) {
-                            int iw = q * S - D + kw;
-                            d[q] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
-                        }
-                    }
+                    const float *row = src + (size_t)ih * W + kw - D;
+                    for (int q = 0; q < q0; q++) d[q] = 0.0f;
+                    if (S == 1)
+                        for (int q = q0; q <= q1; q++) d[q] = row[q];
+                    else
+                        for (int q = q0; q <= q1; q++) d[q] = row[q * S];
+                    for (int q = q1 + 1; q < Q; q++) d[q] = 0.0f;
                 }
             }
+}
+
+/* col (Cg*K*K, P*Q), rows ld apart, from one image's group slice in (Cg, H, W). */
+static void im2col_ld(float *col, size_t ld, const float *in, int Cg, int H, int W, int K, int S,
+                      int D, int P, int Q)
+{
+    im2col_rows(col, ld, in, Cg, H, W, K, S, D, Q, 0, P);
 }
 
 static void im2col(float *col, const float *in, int Cg, int H, int W, int K, int S, int D, int P,
@@ -86,17 +113,6 @@ ZM_VEC static void col2im_add(float *in, const float *col, int Cg, int H, int W,
             }
 }
 
-/* Range of output columns q whose input column q*S - D + kw lies in [0, W). */
-static void q_range(int *q0, int *q1, int W, int Q, int S, int D, int kw)
-{
-    int lo = D - kw > 0 ? (D - kw + S - 1) / S : 0;
-    int hi = W - 1 + D - kw;
-    hi = hi < 0 ? -1 : hi / S;
-    if (hi > Q - 1) hi = Q - 1;
-    *q0 = lo;
-    *q1 = hi;
-}
-
 /* y = act(x * sc + sh) over n values (y may be x); act 0 none, 1 ReLU, 2 SiLU. */
 ZM_VEC static void epilogue2(float *y, const float *x, size_t n, float sc, float sh, int act)
 {
@@ -119,40 +135,6 @@ static void epilogue(float *y, size_t n, float sc, float sh, int act)
     epilogue2(y, y, n, sc, sh, act);
 }
 
-/* The plane in (H,W) zero-padded by D into ev ((H+2D) x We); for S == 2 split into even
- * (ev) and odd (od, (H+2D) x Wo) padded columns, We = (W+2D+1)/2, Wo = (W+2D)/2; for
- * S == 1 ev holds the whole padded rows (We = W+2D). */
-ZM_VEC static void pad_split(float *ev, float *od, const float *in, int H, int W, int S, int D)
-{
-    int Hp = H + 2 * D, Wp = W + 2 * D;
-    int We = S == 2 ? (Wp + 1) / 2 : Wp, Wo = S == 2 ? Wp / 2 : 0;
-    for (int r = 0; r < Hp; r++) {
-        int ih = r - D;
-        float *e = ev + (size_t)r * We, *o = od + (size_t)r * Wo;
-        if (ih < 0 || ih >= H) {
-            memset(e, 0, sizeof(float) * We);
-            if (Wo) memset(o, 0, sizeof(float) * Wo);
-            continue;
-        }
-        const float *row = in + (size_t)ih * W;
-        if (S == 1) {
-            for (int j = 0; j < D; j++) e[j] = e[Wp - 1 - j] = 0.0f;
-            memcpy(e + D, row, sizeof(float) * W);
-            continue;
-        }
-        for (int par = 0; par < 2; par++) { /* padded column 2j+par = input column 2j+par-D */
-            float *dst = par ? o : e;
-            int nj = par ? Wo : We, off = par - D;
-            int lo = off < 0 ? (-off + 1) / 2 : 0;
-            int hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / 2;
-            if (hi > nj - 1) hi = nj - 1;
-            for (int j = 0; j < lo && j < nj; j++) dst[j] = 0.0f;
-            const float *src = row + off;
-            for (int j = lo; j <= hi; j++) dst[j] = src[2 * j];
-            for (int j = hi + 1 > lo ? hi + 1 : lo; j < nj; j++) dst[j] = 0.0f;
-        }
-    }
-}
 
 /* One output row: orow[q] = act(sc * sum over the K*K taps of w[k] * t[k][q] + sh), q < Q;
  * K constant per instance so the taps unroll and q vectorises. */
@@ -176,40 +158,89 @@ ZM_VEC static void pad_split(float *ev, float *od, const float *in, int H, int W
 DW_ROW(3)
 DW_ROW(5)
 
+/* Depthwise forward fast path ("flat"): the plane is copied once into S*S zero-padded
+ * phase planes (S == 2: even/odd padded rows x even/odd padded columns), each Wr wide,
+ * so that output (p, q) of tap (kh, kw) reads phase (kh%S, kw%S) at (p + kh/S) * Wr +
+ * q + kw/S: a constant offset from the flat index p * Wr + q. The K*K taps then run as
+ * one long vector loop over whole rows at once (Wr - Q columns per row are computed and
+ * dropped), so small planes (7x7, 14x14) vectorise as well as large ones; chunks of rows
+ * go through a small buffer and are compacted into the output rows. */
+
+typedef struct {
+    int Wr, rows;  /* phase plane width and rows */
+    size_t plane;  /* floats per phase plane, slack included */
+    int R;         /* output rows per chunk */
+} dw_flat_layout;
+
+static dw_flat_layout dw_flat_plan(int H, int W, int K, int S, int D, int P)
+{
+    dw_flat_layout L;
+    int Hp = H + 2 * D, Wp = W + 2 * D;
+    L.Wr = (Wp + S - 1) / S;
+    int need = P + (K - 1) / S, have = (Hp + S - 1) / S;
+    L.rows = need > have ? need : have;
+    L.plane = (size_t)L.rows * L.Wr + K + DW_FLAT_PAD;
+    L.R = DW_FLAT_CHUNK / L.Wr > 0 ? DW_FLAT_CHUNK / L.Wr : 1;
+    if (L.R > P) L.R = P;
+    return L;
+}
+
+/* in (H, W) -> S*S zero-padded phase planes of L (see above). */
+ZM_VEC static void dw_phases(float *ph, const dw_flat_layout *L, const float *in, int H, int W,
+                             int S, int D)
+{
+    memset(ph, 0, sizeof(float) * S * S * L->plane);
+    for (int ih = 0; ih < H; ih++) {
+        int r = ih + D, a = r % S;
+        const float *row = in + (size_t)ih * W;
+        float *base = ph + (size_t)(a * S) * L->plane + (size_t)(r / S) * L->Wr;
+        if (S == 1) {
+            memcpy(base + D, row, sizeof(float) * W);
+            continue;
+        }
+        for (int b = 0; b < 2; b++) { /* padded column 2j+b = input column 2j+b-D */
+            float *dst = base + (size_t)b * L->plane;
+            int off = b - D;
+            int lo = off < 0 ? (-off + 1) / 2 : 0;
+            int hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / 2;
+            if (hi > L->Wr - 1) hi = L->Wr - 1;
+            const float *src = row + off;
+            for (int j = lo; j <= hi; j++) dst[j] = src[2 * j];
+        }
+    }
+}
+
 /* One depthwise plane: out (P,Q) = act(sc * conv(in (H,W), w (K,K)) + sh) (act 0 none,
- * 1 ReLU, 2 SiLU). Fast path (K 3 or 5, S 1 or 2, scratch given): the plane is copied
- * once into a zero-padded scratch, for S == 2 split into even and odd padded columns, so
- * every tap of every output reads contiguously with no bounds tests, and each output is
- * written once. Otherwise: direct loops with per-tap column ranges.
- * scratch: (H+2D) * (W+2D+1) floats. */
+ * 1 ReLU, 2 SiLU). Fast path (K 3 or 5, S 1 or 2, scratch given: dw_flat_work floats):
+ * the flat kernel above. Otherwise: direct loops with per-tap column ranges. */
 ZM_VEC static void dw_plane_forward(float *out, const float *in, const float *w, float sc,
                                     float sh, int act, int H, int W, int P, int Q, int K, int S,
                                     int D, float *scratch)
 {
-    int Hp = H + 2 * D, Wp = W + 2 * D;
     if ((K == 3 || K == 5) && (S == 1 || S == 2) && scratch) {
-        int We = S == 2 ? (Wp + 1) / 2 : Wp, Wo = S == 2 ? Wp / 2 : 0;
-        float *ev = scratch, *od = scratch + (size_t)Hp * We;
-        pad_split(ev, od, in, H, W, S, D);
-        const float *taps[25];
-        for (int p = 0; p < P; p++) {
-            for (int kh = 0; kh < K; kh++) {
-                int r = p * S + kh;
-                for (int kw = 0; kw < K; kw++)
-                    taps[kh * K + kw] = S == 1 ? ev + (size_t)r * We + kw
-                                        : (kw % 2 == 0) ? ev + (size_t)r * We + kw / 2
-                                                        : od + (size_t)r * Wo + kw / 2;
-            }
-            float *orow = out + (size_t)p * Q;
+        dw_flat_layout L = dw_flat_plan(H, W, K, S, D, P);
+        float *ph = scratch, *tmp = scratch + (size_t)S * S * L.plane;
+        dw_phases(ph, &L, in, H, W, S, D);
+        const float *base[25], *taps[25];
+        for (int kh = 0; kh < K; kh++)
+            for (int kw = 0; kw < K; kw++)
+                base[kh * K + kw] = ph + (size_t)((kh % S) * S + kw % S) * L.plane +
+                                    (size_t)(kh / S) * L.Wr + kw / S;
+        for (int p0 = 0; p0 < P; p0 += L.R) {
+            int nr = P - p0 < L.R ? P - p0 : L.R;
+            int len = (nr * L.Wr + 15) & ~15; /* whole vectors: the slack is zero */
+            for (int k = 0; k < K * K; k++) taps[k] = base[k] + (size_t)p0 * L.Wr;
             if (K == 3) {
-                if (act == 2) dw_row_3(orow, taps, w, Q, sc, sh, 2);
-                else if (act == 1) dw_row_3(orow, taps, w, Q, sc, sh, 1);
-                else dw_row_3(orow, taps, w, Q, sc, sh, 0);
+                if (act == 2) dw_row_3(tmp, taps, w, len, sc, sh, 2);
+                else if (act == 1) dw_row_3(tmp, taps, w, len, sc, sh, 1);
+                else dw_row_3(tmp, taps, w, len, sc, sh, 0);
             } else {
-                if (act == 2) dw_row_5(orow, taps, w, Q, sc, sh, 2);
-                else if (act == 1) dw_row_5(orow, taps, w, Q, sc, sh, 1);
-                else dw_row_5(orow, taps, w, Q, sc, sh, 0);
+                if (act == 2) dw_row_5(tmp, taps, w, len, sc, sh, 2);
+                else if (act == 1) dw_row_5(tmp, taps, w, len, sc, sh, 1);
+                else dw_row_5(tmp, taps, w, len, sc, sh, 0);
             }
+            for (int i = 0; i < nr; i++)
+                memcpy(out + (size_t)(p0 + i) * Q, tmp + (size_t)i * L.Wr, sizeof(float) * Q);
         }
         return;
     }
@@ -233,53 +264,55 @@ ZM_VEC static void dw_plane_forward(float *out, const float *in, const float *w,
 }
 
 /* Backward of one depthwise plane: dw (K,K) += correlation of dout (P,Q) with the
- * input; din (H,W) += transposed convolution of dout (if din). Fast path as forward:
- * padded (and for S == 2 column-split) input and input-gradient planes in scratch
- * (2 * (H+2D) * (W+2D+1) floats), every tap a contiguous vector loop. */
+ * input; din (H,W) += transposed convolution of dout (if din). Fast path (K 3 or 5,
+ * S 1 or 2, scratch: zm_conv2d_work floats) flat as the forward, every tap one vector
+ * loop over the whole plane. Otherwise: direct loops with per-tap column ranges. */
 ZM_VEC static void dw_plane_backward(float *din, float *dw, const float *dout, const float *in,
                                      const float *w, int H, int W, int P, int Q, int K, int S,
                                      int D, float *scratch)
 {
-    int Hp = H + 2 * D, Wp = W + 2 * D;
     if ((K == 3 || K == 5) && (S == 1 || S == 2) && scratch) {
-        int We = S == 2 ? (Wp + 1) / 2 : Wp, Wo = S == 2 ? Wp / 2 : 0;
-        size_t plane = (size_t)Hp * (We + Wo);
-        float *xe = scratch, *xo = xe + (size_t)Hp * We;
-        float *ge = scratch + plane, *go = ge + (size_t)Hp * We;
-        pad_split(xe, xo, in, H, W, S, D);
-        if (din) memset(ge, 0, sizeof(float) * plane);
-        for (int p = 0; p < P; p++) {
-            const float *grow = dout + (size_t)p * Q;
-            for (int kh = 0; kh < K; kh++) {
-                int r = p * S + kh;
-                for (int kw = 0; kw < K; kw++) {
-                    size_t off = S == 1 ? (size_t)r * We + kw
-                                 : (kw % 2 == 0) ? (size_t)r * We + kw / 2
-                                                 : (size_t)Hp * We + (size_t)r * Wo + kw / 2;
-                    const float *t = xe + off;
-                    float acc = 0.0f;
-                    for (int q = 0; q < Q; q++) acc += grow[q] * t[q];
-                    dw[kh * K + kw] += acc;
-                    if (din) {
-                        float *u = ge + off, wv = w[kh * K + kw];
-                        for (int q = 0; q < Q; q++) u[q] += wv * grow[q];
-                    }
+        /* flat, as the forward: input phase planes xph, input-gradient phase planes dph,
+         * dout rows widened to Wr with zeros (g); per tap one pass over the whole plane:
+         * dw[k] = g . x_k and d_k += w[k] * g (the taps one after the other, so their
+         * overlapping updates of dph add up) */
+        dw_flat_layout L = dw_flat_plan(H, W, K, S, D, P);
+        size_t nph = (size_t)S * S * L.plane;
+        float *xph = scratch, *dph = scratch + nph, *g = scratch + 2 * nph;
+        int len = (P * L.Wr + 15) & ~15;
+        dw_phases(xph, &L, in, H, W, S, D);
+        memset(g, 0, sizeof(float) * len);
+        for (int p = 0; p < P; p++) memcpy(g + (size_t)p * L.Wr, dout + (size_t)p * Q, sizeof(float) * Q);
+        if (din) memset(dph, 0, sizeof(float) * nph);
+        for (int kh = 0; kh < K; kh++)
+            for (int kw = 0; kw < K; kw++) {
+                size_t off = (size_t)((kh % S) * S + kw % S) * L.plane + (size_t)(kh / S) * L.Wr + kw / S;
+                const float *x = xph + off;
+                float acc = 0.0f;
+                for (int i = 0; i < len; i++) acc += g[i] * x[i];
+                dw[kh * K + kw] += acc;
+                if (din) {
+                    float *d = dph + off, wv = w[kh * K + kw];
+                    for (int i = 0; i < len; i++) d[i] += wv * g[i];
                 }
             }
-        }
         if (din)
             for (int ih = 0; ih < H; ih++) {
                 int r = ih + D;
                 float *drow = din + (size_t)ih * W;
+                const float *base = dph + (size_t)((r % S) * S) * L.plane + (size_t)(r / S) * L.Wr;
                 if (S == 1) {
-                    const float *g = ge + (size_t)r * We + D;
-                    for (int iw = 0; iw < W; iw++) drow[iw] += g[iw];
-                } else {
-                    const float *e = ge + (size_t)r * We, *o = go + (size_t)r * Wo;
-                    for (int iw = 0; iw < W; iw++) {
-                        int c = iw + D;
-                        drow[iw] += (c & 1) ? o[c >> 1] : e[c >> 1];
-                    }
+                    for (int iw = 0; iw < W; iw++) drow[iw] += base[iw + D];
+                    continue;
+                }
+                for (int bpar = 0; bpar < 2; bpar++) { /* input column 2j+bpar-D */
+                    const float *src = base + (size_t)bpar * L.plane;
+                    int off = bpar - D;
+                    int lo = off < 0 ? (-off + 1) / 2 : 0;
+                    int hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / 2;
+                    if (hi > L.Wr - 1) hi = L.Wr - 1;
+                    float *dst = drow + off;
+                    for (int j = lo; j <= hi; j++) dst[2 * j] += src[j];
                 }
             }
         return;
@@ -361,63 +394,19 @@ static int dense_chunk(int N, size_t PQ)
     return nb < N ? nb : N;
 }
 
-/* Small-plane depthwise (inference, folded BN + activation), 8 channels per pass:
- * xb (H+2D, W+2D, 8) zero-padded interleaved input, wb (K*K, 8) weights. */
-ZM_VEC static void dw_small_fused(float *out, const float *in, const float *weight,
-                                  const float *scale, const float *shift, int act, int N, int C,
-                                  int H, int W, int K, int S, int D, int P, int Q, float *work)
-{
-    int Hp = H + 2 * D, Wp = W + 2 * D, KK = K * K;
-    size_t HW = (size_t)H * W, PQ = (size_t)P * Q;
-    float *xb = work, *wb = work + (size_t)8 * Hp * Wp;
-    for (int n = 0; n < N; n++)
-        for (int c0 = 0; c0 < C; c0 += 8) {
-            memset(xb, 0, sizeof(float) * 8 * Hp * Wp);
-            for (int j = 0; j < 8; j++) {
-                const float *src = in + ((size_t)n * C + c0 + j) * HW;
-                for (int ih = 0; ih < H; ih++)
-                    for (int iw = 0; iw < W; iw++)
-                        xb[((size_t)(ih + D) * Wp + iw + D) * 8 + j] = src[(size_t)ih * W + iw];
-                for (int k = 0; k < KK; k++) wb[k * 8 + j] = weight[(size_t)(c0 + j) * KK + k];
-            }
-            float sc[8], sh[8];
-            for (int j = 0; j < 8; j++) sc[j] = scale[c0 + j], sh[j] = shift[c0 + j];
-            for (int p = 0; p < P; p++)
-                for (int q = 0; q < Q; q++) {
-                    float acc[8] = {0};
-                    for (int kh = 0; kh < K; kh++)
-                        for (int kw = 0; kw < K; kw++) {
-                            const float *xv = xb + ((size_t)(p * S + kh) * Wp + q * S + kw) * 8;
-                            const float *wv = wb + (kh * K + kw) * 8;
-                            for (int j = 0; j < 8; j++) acc[j] += wv[j] * xv[j];
-                        }
-                    float v[8];
-                    for (int j = 0; j < 8; j++) {
-                        float a = acc[j] * sc[j] + sh[j];
-                        if (act == 2)
-                            a = a / (1.0f + zm_expf(-a));
-                        else if (act == 1)
-                            a = a > 0.0f ? a : 0.0f;
-                        v[j] = a;
-                    }
-                    for (int j = 0; j < 8; j++)
-                        out[((size_t)n * C + c0 + j) * PQ + (size_t)p * Q + q] = v[j];
-                }
-        }
-}
+/* Dense KxK convolutions per image (inference): im2col blocks of whole output rows,
+ * about COL_BLOCK_FLOATS floats (L2) but at least COL_BLOCK_MIN columns (sgemm width). */
+#define COL_BLOCK_FLOATS 131072
+#define COL_BLOCK_MIN 192
 
-/* Depthwise on planes of at most DW_SMALL_PQ outputs: 8 channels at a time,
- * interleaved (H, W, 8) so the vector runs across channels. */
-#define DW_SMALL_PQ 256
+/* 1x1 convolutions on small planes: floats of gathered input + result per chunk of
+ * images (768 KiB: L2-sized; 64-256 Ki floats measured alike on efficientnet_b0). */
+#define BATCH_CHUNK_FLOATS 196608
 
 size_t zm_conv2d_fused_work(int N, int C, int O, int K, int P, int Q, int G)
 {
     size_t w = zm_conv2d_work(C, O, K, P, Q, G);
     size_t PQ = (size_t)P * Q;
-    if (is_depthwise(C, O, G) && PQ <= DW_SMALL_PQ) {
-        size_t need = 8 * ((size_t)(2 * P + K) * (2 * Q + K) + (size_t)K * K);
-        if (need > w) w = need;
-    }
     if (G == 1 && K > 1 && PQ <= DENSE_BATCH_PQ && N > 1) {
         size_t need = ((size_t)C * K * K + O) * dense_chunk(N, PQ) * PQ;
         if (need > w) w = need;
@@ -439,26 +428,30 @@ ZM_VEC void zm_conv2d_forward_fused(float *out, const float *in, const float *we
     size_t PQ = (size_t)P * Q, HW = (size_t)H * W, M = (size_t)N * PQ;
     if (G == 1 && is_pointwise(K, S, D) && N > 1 && PQ <= ZM_CONV_BATCH_PQ &&
         (size_t)(C + O) * M <= work_n) {
-        /* small planes: one sgemm over the whole batch, B (C, N*PQ) gathered (with the
-         * SE scale), result scattered through the epilogue */
-        float *B = work, *R = work + (size_t)C * M;
-        for (int n = 0; n < N; n++)
-            for (int c = 0; c < C; c++) {
-                const float *src = in + ((size_t)n * C + c) * PQ;
-                float *dst = B + (size_t)c * M + (size_t)n * PQ, k = inscale ? inscale[(size_t)n * C + c] : 1.0f;
-                for (size_t i = 0; i < PQ; i++) dst[i] = src[i] * k;
-            }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)M, C, 1.0f, weight, C, B,
-                    (int)M, 0.0f, R, (int)M);
-        for (int n = 0; n < N; n++)
-            for (int o = 0; o < O; o++)
-                epilogue2(out + ((size_t)n * O + o) * PQ, R + (size_t)o * M + (size_t)n * PQ, PQ,
-                          scale[o], shift[o], act);
-        return;
-    }
-    if (is_depthwise(C, O, G) && PQ <= DW_SMALL_PQ && C % 8 == 0 &&
-        8 * ((size_t)(H + 2 * D) * (W + 2 * D) + (size_t)K * K) <= work_n) {
-        dw_small_fused(out, in, weight, scale, shift, act, N, C, H, W, K, S, D, P, Q, work);
+        /* small planes: images side by side, B (C, nb*PQ) gathered (with the SE scale),
+         * one sgemm per chunk of nb images, result scattered through the epilogue; B and R
+         * of a chunk stay in L2 (the whole batch at once wrote R to memory and read it back) */
+        int nb = (int)(BATCH_CHUNK_FLOATS / ((size_t)(C + O) * PQ));
+        if (nb < 1) nb = 1;
+        if (nb > N) nb = N;
+        for (int n0 = 0; n0 < N; n0 += nb) {
+            int m = N - n0 < nb ? N - n0 : nb;
+            size_t Mc = (size_t)m * PQ;
+            float *B = work, *R = work + (size_t)C * Mc;
+            for (int i = 0; i < m; i++)
+                for (int c = 0; c < C; c++) {
+                    const float *src = in + ((size_t)(n0 + i) * C + c) * PQ;
+                    float *dst = B + (size_t)c * Mc + (size_t)i * PQ;
+                    float k = inscale ? inscale[(size_t)(n0 + i) * C + c] : 1.0f;
+                    for (size_t j = 0; j < PQ; j++) dst[j] = src[j] * k;
+                }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)Mc, C, 1.0f, weight, C,
+                        B, (int)Mc, 0.0f, R, (int)Mc);
+            for (int i = 0; i < m; i++)
+                for (int o = 0; o < O; o++)
+                    epilogue2(out + ((size_t)(n0 + i) * O + o) * PQ, R + (size_t)o * Mc + (size_t)i * PQ,
+                              PQ, scale[o], shift[o], act);
+        }
         return;
     }
     if (is_depthwise(C, O, G)) {
@@ -525,8 +518,23 @@ ZM_VEC void zm_conv2d_forward_fused(float *out, const float *in, const float *we
                     for (int c = 0; c < C; c++) work[(size_t)o * C + c] = weight[(size_t)o * C + c] * sn[c];
                 w = work;
             } else if (!is_pointwise(K, S, D)) {
-                im2col(work, src, Cg, H, W, K, S, D, P, Q);
-                col = work;
+                /* blocks of output rows: the block's im2col columns (KK x rows*Q) stay in
+                 * L2 between im2col and the sgemm's packing; one sgemm per block */
+                float *dst = out + ((size_t)n * O + (size_t)g * Og) * PQ;
+                int pr = (int)((COL_BLOCK_FLOATS / KK > COL_BLOCK_MIN ? COL_BLOCK_FLOATS / KK
+                                                                      : COL_BLOCK_MIN) / Q);
+                if (pr < 1) pr = 1;
+                for (int p0 = 0; p0 < P; p0 += pr) {
+                    int p1 = P - p0 < pr ? P : p0 + pr;
+                    size_t m = (size_t)(p1 - p0) * Q, j = (size_t)p0 * Q;
+                    im2col_rows(work, m, src, Cg, H, W, K, S, D, Q, p0, p1);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Og, (int)m, KK, 1.0f,
+                                w, KK, work, (int)m, 0.0f, dst + j, (int)PQ);
+                    for (int o = 0; o < Og; o++)
+                        epilogue(dst + (size_t)o * PQ + j, m, scale[g * Og + o],
+                                 shift[g * Og + o], act);
+                }
+                continue;
             }
             float *dst = out + ((size_t)n * O + (size_t)g * Og) * PQ;
             /* column blocks whose output (Og x nb) stays in L2 for the epilogue */

@@ -7,10 +7,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nn_build.h"
 #include "zoomorph/log.h"
 #include "zoomorph/nn_layers.h"
+
+/* The profiler's clock: wall time, or the process's CPU time (robust against other
+ * processes sharing the cores when the engine runs one thread). */
+static double prof_now(const zm_net *net)
+{
+    if (!net->prof_cpu) return zm_now();
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* ---- builder ----------------------------------------------------------------------- */
 
@@ -506,12 +517,7 @@ const float *zm_net_output(const zm_net *net) { return zm_net_tensor(net, net->o
 const float *zm_net_repr(const zm_net *net) { return zm_net_tensor(net, net->repr); }
 int zm_net_repr_dim(const zm_net *net) { return (int)t_size(&net->t[net->repr]); }
 
-static int all_finite(const float *x, size_t n)
-{
-    float acc = 0.0f;
-    for (size_t i = 0; i < n; i++) acc += x[i] * 0.0f; /* NaN/inf * 0 = NaN */
-    return acc == 0.0f;
-}
+static int all_finite(const float *x, size_t n) { return zm_all_finite(x, n); }
 
 int zm_net_find_nonfinite(const zm_net *net, int n)
 {
@@ -530,14 +536,14 @@ static int run_ops(zm_net *net, int from, int n, zm_mode mode, zm_err *err)
         const zm_op *op = &net->ops[o];
         const zm_tensor *ti = &net->t[op->in0], *to = &net->t[op->out];
         float *in = zm_net_tensor(net, op->in0), *out = zm_net_tensor(net, op->out);
-        double t0 = net->prof ? zm_now() : 0.0;
+        double t0 = net->prof ? prof_now(net) : 0.0;
         size_t cnt = t_size(ti) * n;
         if (mode != ZM_MODE_TRAIN && net->cfg.inference_only) {
             int e = fuse_end(net, o); /* skips tensors a backward pass would need */
             if (e > o) {
                 run_fused(net, o, e, n);
                 if (net->prof) /* the group's time goes to its convolution */
-                    net->prof[op->kind == ZM_OP_CHSCALE ? o + 1 : o] += zm_now() - t0;
+                    net->prof[op->kind == ZM_OP_CHSCALE ? o + 1 : o] += prof_now(net) - t0;
                 const zm_tensor *te = &net->t[net->ops[e].out];
                 if (net->check_finite &&
                     !all_finite(zm_net_tensor(net, net->ops[e].out), t_size(te) * n))
@@ -594,7 +600,7 @@ static int run_ops(zm_net *net, int from, int n, zm_mode mode, zm_err *err)
             }
             break;
         }
-        if (net->prof) net->prof[o] += zm_now() - t0;
+        if (net->prof) net->prof[o] += prof_now(net) - t0;
         if (net->check_finite && !all_finite(out, t_size(to) * n))
             return zm_err_set(err, ZM_EVALUE,
                               "network %s: NaN or infinite value in the output of layer %s "
@@ -642,7 +648,7 @@ void zm_net_backward(zm_net *net, const float *dout, int n)
         float *din = ti->block >= net->train_from ? net->dact + ti->off : NULL;
         size_t cnt = t_size(ti) * n;
         int HW = ti->h * ti->w;
-        double t0 = net->prof ? zm_now() : 0.0;
+        double t0 = net->prof ? prof_now(net) : 0.0;
         switch (op->kind) {
         case ZM_OP_CONV:
             zm_conv2d_backward(din, G + op->w, op->b >= 0 ? G + op->b : NULL, g, in, P + op->w, n,
@@ -715,7 +721,7 @@ void zm_net_backward(zm_net *net, const float *dout, int n)
                 for (size_t i = 0; i < cnt; i++) din[i] += g[i];
             break;
         }
-        if (net->prof) net->prof[o] += zm_now() - t0;
+        if (net->prof) net->prof[o] += prof_now(net) - t0;
     }
 }
 

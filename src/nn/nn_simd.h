@@ -4,9 +4,11 @@
  * The project builds with -O2 and no -march, where GCC vectorises almost nothing and
  * only with SSE2. Kernel files include this header first: it raises them to -O3 with
  * float sums reassociated (so reductions vectorise; NaN and inf still propagate: no
- * -ffinite-math-only) and
- * ZM_VEC compiles a function twice (AVX2 and the baseline), picked at load time by the
- * CPU (GCC target_clones / ifunc), so one binary runs everywhere. (Not "arch=haswell" or
+ * -ffinite-math-only) and a*b+c contracted to FMA where the target has it (-std=c11
+ * otherwise turns contraction off), and
+ * ZM_VEC compiles a function three times (AVX-512F, which brings FMA and 16-wide
+ * vectors; AVX2; the baseline), picked at load time by the CPU (GCC target_clones /
+ * ifunc), so one binary runs everywhere. (Not "arch=haswell" or
  * "arch=x86-64-v3": GCC 12's resolver then tests the CPU model, and an AMD EPYC gets the
  * baseline.)
  * Define ZM_NO_CLONES to turn the cloning off (e.g. for sanitizers or other compilers).
@@ -20,12 +22,12 @@
 #include <string.h>
 
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("O3,no-trapping-math,no-signed-zeros,associative-math")
+#pragma GCC optimize("O3,no-trapping-math,no-signed-zeros,associative-math,fp-contract=fast")
 #endif
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(ZM_NO_CLONES) && \
     !defined(__SANITIZE_ADDRESS__)
-#define ZM_VEC __attribute__((target_clones("avx2", "default")))
+#define ZM_VEC __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define ZM_VEC
 #endif

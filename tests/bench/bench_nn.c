@@ -4,7 +4,8 @@
  *   bench_nn ARCH IN_CH SIZE BATCH MODE ITERS     MODE = infer | train
  * infer: inference_only network, EVAL forward. train: TRAIN forward + backward + Adam.
  * Prints images/s of the best and the mean batch (the best is robust against other
- * processes sharing the cores), then seconds and GFLOP/s per layer type (mean),
+ * processes sharing the cores) and the best batch's CPU time, then seconds and GFLOP/s
+ * per layer type (mean; CPU seconds when OPENBLAS_NUM_THREADS=1, else wall),
  * and the sgemm rate of a 1024^3 product measured in the same run. Threads: OpenBLAS's
  * (OPENBLAS_NUM_THREADS); the engine's own loops are single-threaded.
  */
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "zoomorph/log.h"
 #include "zoomorph/nn.h"
@@ -20,6 +22,15 @@
 enum { T_CONV_KXK, T_CONV_1X1, T_DW, T_BN, T_ACT, T_SE, T_OTHER, T_N };
 static const char *tname[T_N] = {"conv KxK dense", "conv 1x1", "conv depthwise", "batchnorm",
                                  "activation", "SE (pool/fc/scale)", "other"};
+
+/* CPU seconds of the whole process (all threads): with one thread, robust against other
+ * processes sharing the cores, unlike wall time. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
 
 static int op_type(const zm_net *net, const zm_op *op)
 {
@@ -52,6 +63,10 @@ int main(int argc, char **argv)
         return 2;
     }
     int train = strcmp(argv[5], "train") == 0, iters = atoi(argv[6]);
+    /* per-op times and the sgemm rate in CPU seconds: with one thread, what the cores
+     * did for us, whatever else ran on them */
+    const char *nt = getenv("OPENBLAS_NUM_THREADS");
+    int cpu_prof = nt && atoi(nt) == 1;
     zm_net_config c = zm_net_config_default(argv[1]);
     c.in_ch = atoi(argv[2]);
     c.in_size = atoi(argv[3]);
@@ -74,10 +89,11 @@ int main(int argc, char **argv)
     zm_adam opt;
     zm_adam_init(&opt, ZM_OPT_ADAM, net->n_params, 0.9f, 0.999f, 1e-8f, 0.0f);
     double *prof = calloc(net->n_ops, sizeof(double));
-    double best = 1e30, tot = 0;
+    double best = 1e30, tot = 0, cbest = 1e30;
     for (int it = 0; it < iters + 1; it++) {
         if (it == 1) net->prof = prof; /* first iteration warms up */
-        double t0 = zm_now();
+        net->prof_cpu = cpu_prof;
+        double t0 = zm_now(), c0 = cpu_now();
         if (zm_net_forward(net, x, B, train ? ZM_MODE_TRAIN : ZM_MODE_EVAL, &err) < 0) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
@@ -87,16 +103,19 @@ int main(int argc, char **argv)
             zm_net_backward(net, dy, B);
             zm_adam_step(&opt, net->params, net->grads, 1e-4f);
         }
-        double dt = zm_now() - t0;
+        double dt = zm_now() - t0, dc = cpu_now() - c0;
         if (it > 0) {
             tot += dt;
             if (dt < best) best = dt;
+            if (dc < cbest) cbest = dc;
         }
     }
     printf("zoomorph %s %s in_ch=%d size=%d batch=%d: %.2f images/s best, %.2f mean "
            "(%d batches; %.2f GFLOP/image forward)\n",
            argv[1], train ? "train-step" : "inference", c.in_ch, c.in_size, B, B / best,
            B / (tot / iters), iters, zm_net_flops(net) / 1e9);
+    printf("  best batch CPU time %.3f s (all threads; %.2f images per CPU second)\n", cbest,
+           B / cbest);
     double sec[T_N] = {0}, fl[T_N] = {0};
     for (int o = 0; o < net->n_ops; o++) {
         int t = op_type(net, &net->ops[o]);
@@ -108,15 +127,27 @@ int main(int argc, char **argv)
     for (int t = 0; t < T_N; t++)
         printf("  %-20s %7.3f s/batch %5.1f%%  %7.1f GFLOP/s\n", tname[t], sec[t],
                100 * sec[t] / all, sec[t] > 0 && fl[t] > 0 ? fl[t] / sec[t] / 1e9 : 0.0);
+    if (getenv("BENCH_NN_OPS")) /* every op: seconds per batch, shape */
+        for (int o = 0; o < net->n_ops; o++) {
+            const zm_op *op = &net->ops[o];
+            const zm_tensor *ti = &net->t[op->in0], *to = &net->t[op->out];
+            if (prof[o] / iters < 1e-4) continue;
+            printf("    op %-28s %-20s %4dx%3dx%3d -> %4dx%3dx%3d k%d s%d g%d %7.4f s %6.1f GFLOP/s\n",
+                   op->name, tname[op_type(net, op)], ti->c, ti->h, ti->w, to->c, to->h, to->w,
+                   op->k, op->s, op->g, prof[o] / iters,
+                   op_flops(net, op) * B * (train ? 3 : 1) / (prof[o] / iters) / 1e9);
+        }
     /* sgemm reference rate */
     int n = 1024;
     float *a = malloc(4ul * n * n), *b = malloc(4ul * n * n), *cc = malloc(4ul * n * n);
     for (long i = 0; i < (long)n * n; i++) a[i] = b[i] = 1e-3f * (i % 7);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, cc, n);
-    double t0 = zm_now();
+    double t0 = zm_now(), c0 = cpu_now();
     for (int k = 0; k < 5; k++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, cc, n);
-    printf("  sgemm 1024^3: %.1f GFLOP/s\n", 5 * 2.0 * n * n * n / (zm_now() - t0) / 1e9);
+    double tw = zm_now() - t0, tc = cpu_now() - c0;
+    printf("  sgemm 1024^3: %.1f GFLOP/s (wall), %.1f GFLOP per CPU second\n",
+           5 * 2.0 * n * n * n / tw / 1e9, 5 * 2.0 * n * n * n / tc / 1e9);
     free(a), free(b), free(cc), free(x), free(dy), free(prof);
     zm_adam_free(&opt);
     zm_net_free(net);

@@ -6,7 +6,9 @@
 # and for each case runs zoomorph and PyTorch (/usr/bin/python3) with the same threads,
 # printing images/s for both and the ratio (of the best batches: robust when other
 # processes share the cores). OPENBLAS_CORETYPE is left as the environment sets it and
-# printed. ITERS (default 4) timed batches per case after one warm-up; CASES overrides the
+# printed. The second ratio, of images per CPU second (all threads), is the robust one
+# for 1-thread cases on a shared machine (time-slicing does not count). ITERS (default 4)
+# timed batches per case after one warm-up; CASES overrides the
 # list (ARCH:IN_CH:SIZE:BATCH:infer|train:THREADS ...).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,11 +33,14 @@ run() { # arch in_ch size batch mode threads
     zi=$(sed -n '1s/.*: \([0-9.]*\) images.*/\1/p' <<<"$z")
     pi=$(sed -n '1s/.*: \([0-9.]*\) images.*/\1/p' <<<"$p")
     echo "ratio zoomorph/pytorch $1 $5 threads=$6 (best batches): $(echo "scale=2; $zi / $pi" | bc)"
+    zi=$(sed -n 's/.*CPU time .*; \([0-9.]*\) images per CPU second.*/\1/p' <<<"$z")
+    pi=$(sed -n 's/.*CPU time .*; \([0-9.]*\) images per CPU second.*/\1/p' <<<"$p")
+    echo "ratio zoomorph/pytorch $1 $5 threads=$6 (images per CPU second, best batches): $(echo "scale=2; $zi / $pi" | bc)"
     echo
 }
 CASES=${CASES:-"efficientnet_b0:1:224:32:infer:1 efficientnet_b0:1:224:32:infer:2 \
-efficientnet_b0:3:224:32:train:2 resnet18:1:224:32:infer:1 zoonet:1:96:64:infer:1 \
-zoonet:1:96:64:train:1"}
+efficientnet_b0:3:224:32:train:2 efficientnet_b0:3:224:32:train:1 resnet18:1:224:32:infer:1 \
+zoonet:1:96:64:infer:1 zoonet:1:96:64:train:1"}
 for c in $CASES; do
     IFS=: read -r a ch s b m t <<<"$c"
     run "$a" "$ch" "$s" "$b" "$m" "$t"

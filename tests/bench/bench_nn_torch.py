@@ -3,7 +3,8 @@
 
     bench_nn_torch.py ARCH IN_CH SIZE BATCH infer|train ITERS THREADS
 infer: eval(), no_grad. train: train(), forward + MSE backward + Adam step.
-Prints images/s. Uses Debian's python3-torch (1.13, oneDNN) and torchvision.
+Prints images/s (wall) and the best batch's CPU time (all threads of the process, the
+same measure as bench_nn's). Uses Debian's python3-torch (1.13, oneDNN) and torchvision.
 """
 import sys
 import time
@@ -23,9 +24,9 @@ def main(arch, in_ch, size, batch, mode, iters, threads):
     train = mode == "train"
     opt = torch.optim.Adam(m.parameters(), lr=1e-4)
     m.train(train)
-    times = []
+    times, cpus = [], []
     for it in range(iters + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if train:
             opt.zero_grad()
             ((m(x) - t) ** 2).mean().backward()
@@ -35,10 +36,13 @@ def main(arch, in_ch, size, batch, mode, iters, threads):
                 m(x)
         if it:
             times.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
     mean = sum(times) / len(times)
     print("pytorch %s %s in_ch=%d size=%d batch=%d threads=%d: %.2f images/s best, %.2f mean "
           "(%d batches)" % (arch, "train-step" if train else "inference", in_ch, size, batch,
                             threads, batch / min(times), batch / mean, len(times)))
+    print("  best batch CPU time %.3f s (all threads; %.2f images per CPU second)"
+          % (min(cpus), batch / min(cpus)))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
  * convolution; plus dropout / stochastic-depth statistics (no PyTorch counterpart for
  * the random masks). Outputs within 1e-4 relative, gradients within 1e-3.
  */
+#include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "test_nn_util.h"
@@ -163,6 +165,24 @@ START_TEST(pooling)
         ck_assert(nt_diff(name, gx, dx, n) < TOL_GRAD);
         free(x), free(y), free(dy), free(dx), free(out), free(gx);
     }
+    /* fast path vs the scalar reference: odd and even sizes, strides 1 and 2, K 2 and 3 */
+    static const int mp[][5] = {{9, 7, 3, 2, 1}, {8, 13, 3, 2, 1}, {6, 6, 2, 2, 0},
+                                {7, 5, 3, 1, 1}, {1, 9, 3, 2, 1}, {12, 12, 3, 1, 0}};
+    zm_rng r;
+    zm_rng_seed(&r, 9, 0);
+    for (size_t k = 0; k < sizeof mp / sizeof mp[0]; k++) {
+        int H = mp[k][0], W = mp[k][1], K = mp[k][2], S = mp[k][3], D = mp[k][4];
+        size_t nx = (size_t)2 * 3 * H * W;
+        size_t ny = (size_t)2 * 3 * zm_conv_out(H, K, S, D) * zm_conv_out(W, K, S, D);
+        float *x = zm_malloc(4 * nx), *y1 = zm_malloc(4 * ny), *y2 = zm_malloc(4 * ny);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)zm_rng_normal(&r);
+        zm_maxpool_forward(y1, x, 2, 3, H, W, K, S, D);
+        zm_maxpool_forward_ref(y2, x, 2, 3, H, W, K, S, D);
+        char name[64];
+        snprintf(name, sizeof name, "maxpool fast-vs-ref case %zu", k);
+        ck_assert(nt_diff(name, y1, y2, ny) == 0.0);
+        free(x), free(y1), free(y2);
+    }
     size_t n, ny;
     float *x = rd("gap", "x", &n), *y = rd("gap", "y", &ny), *dy = rd("gap", "dy", NULL);
     float *dx = rd("gap", "dx", NULL), *out = zm_calloc(ny, 4), *gx = zm_calloc(n, 4);
@@ -284,6 +304,8 @@ START_TEST(conv_fast_vs_ref)
         /* N C H O K S D G */
         {2, 16, 13, 16, 3, 1, 1, 16}, {1, 24, 15, 24, 5, 2, 2, 24}, {2, 3, 17, 8, 3, 2, 1, 1},
         {1, 32, 7, 40, 1, 1, 0, 1},   {1, 12, 11, 12, 3, 2, 1, 12},  {1, 8, 6, 4, 3, 1, 1, 4},
+        {1, 2, 64, 2, 5, 2, 2, 2},    {1, 2, 58, 2, 3, 1, 1, 2}, /* several row chunks */
+        {4, 16, 3, 16, 3, 1, 1, 1},   {4, 8, 6, 16, 3, 2, 1, 1}, /* tiny planes (resnet18 at 96 px) */
     };
     zm_rng r;
     zm_rng_seed(&r, 3, 0);
@@ -325,7 +347,8 @@ END_TEST
  * one after the other, on every path of zm_conv2d_forward_fused: depthwise K3/K5 S1/S2,
  * 1x1 on large planes (column blocks), 1x1 on small planes (batched over images, with
  * and without a squeeze-excitation scale), dense 3x3 on small planes (batched), dense
- * 3x3 and grouped per image, depthwise on small planes (8 channels interleaved). */
+ * 3x3 and grouped per image, depthwise on small planes (one chunk, rows rounded to whole
+ * vectors). */
 START_TEST(fused_inference)
 {
     static const int cases[][9] = {
@@ -334,6 +357,9 @@ START_TEST(fused_inference)
         {2, 12, 25, 20, 1, 1, 0, 1, 1}, {5, 12, 9, 20, 1, 1, 0, 1, 1}, {5, 12, 9, 20, 1, 1, 0, 1, 0},
         {7, 5, 6, 9, 3, 1, 1, 1, 0},    {2, 5, 30, 9, 3, 2, 1, 1, 0},  {2, 8, 11, 6, 3, 1, 1, 2, 0},
         {3, 16, 6, 16, 3, 1, 1, 16, 0}, {2, 24, 7, 24, 5, 2, 2, 24, 0}, {2, 16, 3, 16, 5, 1, 2, 16, 0},
+        {1, 3, 61, 3, 3, 2, 1, 3, 0},   {1, 2, 60, 2, 5, 1, 2, 2, 0}, /* several row chunks */
+        {3, 64, 20, 200, 1, 1, 0, 1, 1}, /* 1x1 small planes, one image per chunk */
+        {2, 16, 60, 8, 3, 1, 1, 1, 0},   /* dense 3x3, several im2col row blocks */
     };
     zm_rng r;
     zm_rng_seed(&r, 5, 0);
@@ -380,6 +406,29 @@ START_TEST(fused_inference)
 }
 END_TEST
 
+/* zm_all_finite: a NaN or an infinity anywhere (vector body or tail) is found. */
+START_TEST(finite_scan)
+{
+    float *x = zm_calloc(1000, sizeof(float));
+    for (int i = 0; i < 1000; i++) x[i] = (float)(i % 17) - 8.0f;
+    ck_assert(zm_all_finite(x, 1000));
+    ck_assert(zm_all_finite(x, 0));
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    const size_t at[6] = {0, 5, 16, 511, 998, 999};
+    for (int b = 0; b < 3; b++)
+        for (int k = 0; k < 6; k++) {
+            float keep = x[at[k]];
+            x[at[k]] = bad[b];
+            ck_assert(!zm_all_finite(x, 1000));
+            ck_assert(zm_all_finite(x, at[k])); /* the values before it are finite */
+            x[at[k]] = keep;
+        }
+    x[3] = FLT_MAX, x[4] = -FLT_MAX, x[6] = 1e-45f;
+    ck_assert(zm_all_finite(x, 1000));
+    free(x);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nn_layers");
@@ -394,6 +443,7 @@ int main(void)
     tcase_add_test(tc, dropout_statistics);
     tcase_add_test(tc, conv_fast_vs_ref);
     tcase_add_test(tc, fused_inference);
+    tcase_add_test(tc, finite_scan);
     suite_add_tcase(s, tc);
     int rc = zt_run_suite(s);
     if (fx >= 0) H5Fclose(fx);
