@@ -12,6 +12,8 @@ static const zm_param_def defs[] = {
     {"run.report", ZM_PT_BOOL, "true", NOR, NULL, "", "run: write the HTML report at the end"},
     {"report.path", ZM_PT_STR, "report.html", NOR, NULL, "",
      "the HTML page; its PNG figures go into the folder <path without .html>_files beside it"},
+    {"report.benchmarks", ZM_PT_STR, "", NOR, NULL, "",
+     "a benchmark table (text or markdown, e.g. the output of 'make bench') shown in the report; empty: none"},
     {"report.top_n", ZM_PT_INT, "32", 1, 1000, NULL, "", "galaxies in the anomaly gallery of the report"},
     {"report.max_points", ZM_PT_INT, "5000", 100, 1e7, NULL, "",
      "most galaxies drawn in a predicted-vs-volunteer scatter plot (an even subsample beyond)"},

@@ -243,6 +243,37 @@ static int curves(page *pg, zm_store *s, const char *path, const char *name, con
     return rc;
 }
 
+/* A text file (a markdown table) into the page as preformatted text; 0 if it is absent. */
+static int text_file(page *pg, const char *path)
+{
+    FILE *t = path && path[0] ? fopen(path, "r") : NULL;
+    if (!t) return 0;
+    fputs("<pre>", pg->f);
+    char line[4096];
+    while (fgets(line, sizeof line, t)) esc(pg->f, line);
+    fputs("</pre>\n", pg->f);
+    fclose(t);
+    return 1;
+}
+
+/* A PNG made elsewhere, copied into the figures folder; 0 if it is absent. */
+static int copy_figure(page *pg, const char *from, const char *name, const char *alt, const char *caption, zm_err *err)
+{
+    FILE *in = from && from[0] ? fopen(from, "rb") : NULL;
+    if (!in) return 0;
+    char file[4600], src[1100], buf[65536];
+    fig_paths(pg, name, file, sizeof file, src, sizeof src);
+    FILE *out = fopen(file, "wb");
+    int bad = !out;
+    size_t n;
+    while (!bad && (n = fread(buf, 1, sizeof buf, in)) > 0) bad = fwrite(buf, 1, n, out) != n;
+    if (out && fclose(out)) bad = 1;
+    fclose(in);
+    if (bad) return zm_err_set(err, ZM_EIO, "report: cannot copy %s to %s", from, file);
+    img(pg, src, alt, caption);
+    return 1;
+}
+
 /* One loss curve per fine-tuned task: the tasks are the finetune_<task> columns the stage
  * registered for the catalogue (/finetune/<task>/prediction), their history beside them. */
 static int finetune(page *pg, zm_store *s, zm_err *err)
@@ -269,6 +300,28 @@ static int finetune(page *pg, zm_store *s, zm_err *err)
     if (!n) missing(pg, "no fine-tuned task in this store ('zoomorph finetune')");
     end_section(pg);
     return rc;
+}
+
+/* The learning curve of `zoomorph finetune --learning-curve` ([finetune] lc_out .png and
+ * .md) and the benchmark table ([report] benchmarks), when they exist. */
+static int extras(page *pg, const zm_params *p, zm_err *err)
+{
+    char png[4200], md[4200];
+    const char *lc = zm_param_str(p, "finetune.lc_out");
+    snprintf(png, sizeof png, "%s.png", lc);
+    snprintf(md, sizeof md, "%s.md", lc);
+    section(pg, "learning-curve", "Fine-tuning learning curve");
+    int rc = copy_figure(pg, png, "learning-curve.png", "fine-tuning learning curve",
+                         "test accuracy against the number of labels: pretrained encoder and from scratch", err);
+    if (rc >= 0 && !text_file(pg, md) && rc == 0)
+        missing(pg, "no learning curve ('zoomorph finetune --learning-curve' writes [finetune] lc_out .png and .md)");
+    end_section(pg);
+    if (rc < 0) return rc;
+    section(pg, "benchmarks", "Benchmarks");
+    if (!text_file(pg, zm_param_str(p, "report.benchmarks")))
+        missing(pg, "no benchmark table ([report] benchmarks names one, e.g. the output of 'make bench')");
+    end_section(pg);
+    return 0;
 }
 
 static int load_tree(const zm_params *p, zm_gz_schema *t, zm_err *err)
@@ -549,6 +602,7 @@ static int run_report(const zm_stage_args *a, zm_err *err)
             if (!rc) rc = similar(&pg, s, p, err);
             if (!rc) rc = anomaly(&pg, s, p, err);
             if (!rc) rc = finetune(&pg, s, err);
+            if (!rc) rc = extras(&pg, p, err);
             if (!rc) rc = catalogue(&pg, p);
             fputs("</body>\n</html>\n", pg.f);
             if (fclose(pg.f) && !rc) rc = zm_err_set(err, ZM_EIO, "report: writing %s failed: %s", out, strerror(errno));

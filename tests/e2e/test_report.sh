@@ -18,10 +18,25 @@ cfg=(-c "$ZM_SOURCE_DIR/config/demo.ini" --set simulate.bricks=2 --set simulate.
 zt_mpi 2 run "${cfg[@]}" > run.log 2>&1 || { cat run.log; exit 1; }
 grep -qE "^  pretrain +ran " run.log
 grep -q "report:    demo-report.html" run.log
+# a learning curve (a made-up label with test rows: the small survey's rings have none)
+# and a benchmark table join the page
+$ZM_PYTHON - <<'PY'
+import h5py
+f = h5py.File("demo.h5", "r")
+with open("lc.csv", "w") as o:
+    o.write("ra,dec,ring,split\n")
+    for i, (a, b) in enumerate(zip(f["galaxies/ra"][:], f["galaxies/dec"][:])):
+        o.write(f"{a!r},{b!r},{int(i % 3 == 0)},{'test' if i % 4 == 0 else 'train'}\n")
+PY
+zt_mpi 2 finetune "${cfg[@]}" --learning-curve lc.csv --set finetune.lc_methods=frozen --set finetune.lc_sizes=10,20 \
+  --set finetune.lc_seeds=1 --set finetune.lc_steps=20 > lc.log 2>&1 || { cat lc.log; exit 1; }
+printf '| case | zoomorph | peer | ratio |\n|---|---|---|---|\n| a <benchmark> | 2.0 | 1.0 | 2.00 |\n' > bench.md
+zt_mpi 1 report "${cfg[@]}" --set report.benchmarks="$work/bench.md" > report.log 2>&1 || { cat report.log; exit 1; }
+grep -q '^| a &lt;benchmark&gt; | 2.0' demo-report.html
 $ZM_PYTHON "$ZM_SOURCE_DIR/tests/reference/check_report.py" demo-report.html \
-  --sections summary,stamps,pretrain,votes,similar,anomaly,finetune,catalogue \
-  --with stamps,pretrain,votes,similar,anomaly,catalogue --store demo.h5
-test -s demo-report_files/pretrain-loss.png -a -s demo-report_files/anomalies.png
+  --sections summary,stamps,pretrain,votes,similar,anomaly,finetune,learning-curve,benchmarks,catalogue \
+  --with stamps,pretrain,votes,similar,anomaly,finetune,learning-curve,benchmarks,catalogue --store demo.h5
+test -s demo-report_files/pretrain-loss.png -a -s demo-report_files/anomalies.png -a -s demo-report_files/learning-curve.png
 # only stamps: the other sections say what is missing
 mkdir bare && cd bare
 cp -r ../demo-survey .
@@ -52,7 +67,7 @@ probe demo-report.html probe.html
 nimg=$(grep -o '<img ' demo-report.html | wc -l)
 browse probe.html > dom.html
 grep -q "IMAGES $nimg OK 0 BROKEN" dom.html || { echo "FAIL: images did not all load in chromium"; grep -o 'IMAGES[^<]*' dom.html; tail chromium.log; exit 1; }
-for s in summary stamps pretrain votes similar anomaly finetune catalogue; do
+for s in summary stamps pretrain votes similar anomaly finetune learning-curve benchmarks catalogue; do
   grep -q "<section id=\"$s\"" dom.html || { echo "FAIL: section $s not in the browser's DOM"; exit 1; }
 done
 echo "ok: chromium loaded all $nimg images of the report"

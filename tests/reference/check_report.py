@@ -37,7 +37,7 @@ class Page(html.parser.HTMLParser):
             self.imgs.append(a.get("src"))
             if self.current:
                 self.sections[self.current]["img"] += 1
-        if tag == "table" and self.current:
+        if tag in ("table", "pre") and self.current:  # a table, or a preformatted one
             self.sections[self.current]["table"] += 1
         if tag == "p" and a.get("class") == "missing" and self.current:
             self.sections[self.current]["missing"] += 1
