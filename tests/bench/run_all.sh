@@ -1,6 +1,7 @@
 #!/bin/bash
 # Every benchmark, each against its peer measured in the same run (make bench). About 25
-# minutes on 2 cores; run it on an otherwise idle machine. Results: docs/benchmarks.md.
+# minutes on 2 cores, plus about 26 for hnswlib's three graph builds in bench_search (measured
+# under load); run it on an otherwise idle machine. Results: docs/benchmarks.md.
 set -euo pipefail
 build="${1:-build}"
 here=$(cd "$(dirname "$0")" && pwd)
