@@ -4,6 +4,9 @@
 #   jobs/submit.sh CONFIG [STAGE ...]       default stages: plan cutout embed pca catalogue
 #   jobs/submit.sh CONFIG run               the whole chain as one job (zoomorph run)
 #   ZM_NTASKS=64 ZM_TIME=02:00:00 ZM_PARTITION=regular jobs/submit.sh run.ini simulate plan cutout
+# Each stage is submitted with its own script, jobs/<stage>.sbatch (time limit and the
+# signal's lead time for that stage; ZM_TIME overrides the time), which runs
+# jobs/stage.sbatch.
 # The config is checked (zoomorph params) and the inputs it names (zoomorph run --check)
 # before anything is submitted. Jobs run in the current directory (relative paths of the
 # config are relative to it).
@@ -35,13 +38,16 @@ if [[ " ${stages[*]} " == *" run "* ]]; then
 elif [ ${#only[@]} -gt 0 ]; then
   "$ZM_BIN" run --check --only "$(IFS=,; echo "${only[*]}")" -c "$config" --log-level warn
 fi
-opts=(--ntasks="${ZM_NTASKS:-2}" --time="${ZM_TIME:-01:00:00}" --parsable)
+opts=(--ntasks="${ZM_NTASKS:-2}" --parsable)
+[ -n "${ZM_TIME:-}" ] && opts+=(--time="$ZM_TIME")   # otherwise each stage's script sets its own
 [ -n "${ZM_PARTITION:-}" ] && opts+=(--partition="$ZM_PARTITION")
 [ -n "${ZM_OVERCOMMIT:-}" ] && opts+=(--overcommit)
 dep=""
 for s in "${stages[@]}"; do
+  script="$here/$s.sbatch"   # one script per stage (its time and signal defaults)
+  [ -f "$script" ] || script="$here/stage.sbatch"
   id=$(sbatch "${opts[@]}" ${dep:+--dependency=afterok:$dep} --job-name="zm-$s" \
-        --export=ALL,ZM_STAGE="$s",ZM_CONFIG="$config",ZM_BIN="$ZM_BIN" "$here/stage.sbatch")
+        --export=ALL,ZM_STAGE="$s",ZM_CONFIG="$config",ZM_BIN="$ZM_BIN",ZM_JOBS="$here" "$script")
   echo "$s $id"
   dep=$id
 done

@@ -109,7 +109,7 @@ done
 grep -q "ZM_FAULT_WAIT" zoomorph-zm-cutout-$cut.out || { echo "FAIL: cutout did not reach round 3"; squeue; cat zoomorph-*.out; exit 1; }
 scancel --signal=USR1 "$cut"
 echo "ok: cutout job $cut signalled (USR1) mid-run"
-state() { scontrol show job "$1" 2> /dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
+state() { scontrol show job "$1" 2> /dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 || true; }
 for i in $(seq 360); do
   s=$(state "$last")
   case "$s" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) break ;; esac
