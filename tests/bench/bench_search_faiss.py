@@ -6,6 +6,7 @@ usage: bench_search_faiss.py DIR N D NLIST NPROBE[,...]"""
 import sys, time, resource
 import numpy as np
 import faiss
+from benchutil import best_of  # noqa: E402
 
 d_, n, d, nlist = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 nprobes = [int(v) for v in sys.argv[5].split(',')]
@@ -13,18 +14,6 @@ faiss.omp_set_num_threads(1)
 x = np.fromfile(d_ + '/x.f32', dtype=np.float32).reshape(n, d)
 q = np.fromfile(d_ + '/q.f32', dtype=np.float32).reshape(-1, d)
 K = 10
-
-
-def best_of(f, reps=2):
-    """Best of reps runs (one when a run takes more than 20 s)."""
-    t = 1e30
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        r = f()
-        t = min(t, time.perf_counter() - t0)
-        if t > 20:
-            break
-    return t, r
 
 
 flat = faiss.IndexFlatL2(d)

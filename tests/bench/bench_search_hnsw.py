@@ -7,6 +7,7 @@ usage: bench_search_hnsw.py DIR N D EF[,...]"""
 import sys, time, resource
 import numpy as np
 import hnswlib
+from benchutil import best_of  # noqa: E402
 
 d_, n, d = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 efs = [int(v) for v in sys.argv[4].split(',')]
@@ -16,18 +17,6 @@ q = np.fromfile(d_ + '/q.f32', dtype=np.float32).reshape(-1, d)
 gt = np.fromfile(d_ + '/exact_ids.i64', dtype=np.int64).reshape(-1, K)
 if len(gt) != len(q):
     sys.exit('bench_search_hnsw: %s/exact_ids.i64 has %d rows, expected %d (one per query)' % (d_, len(gt), len(q)))
-
-
-def best_of(f, reps=2):
-    """Best of reps runs (one when a run takes more than 20 s)."""
-    t = 1e30
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        r = f()
-        t = min(t, time.perf_counter() - t0)
-        if t > 20:
-            break
-    return t, r
 
 
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
