@@ -252,5 +252,5 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
 }
 
 const zm_stage zm_stage_catalogue = {
-    "catalogue", "write the FITS catalogue: positions, predicted vote fractions with uncertainties, PCA-10, fine-tuned tasks", "",
+    "catalogue", "write the FITS catalogue: positions, predicted vote fractions with uncertainties, PCA-10, and the columns later stages registered (anomaly, fine-tuned tasks)", "",
     run_catalogue};

@@ -227,4 +227,4 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
 }
 
 const zm_stage zm_stage_embed = {
-    "embed", "representations and predicted vote fractions of every galaxy, written collectively", "", run_embed};
+    "embed", "representations and predicted vote fractions of every galaxy, written collectively (stamps cut on the fly when the store has none)", "", run_embed};
