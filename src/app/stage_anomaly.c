@@ -198,28 +198,17 @@ typedef struct {
  * written by rank 0; nothing when the store has no stamps. */
 static int write_gallery(const zm_ctx *ctx, zm_store *s, const char *png, const long long *ids, int n, zm_err *err)
 {
-    unsigned long long cd[4] = {0};
     if (!png || !png[0] || n <= 0) return 0;
-    if (!zm_store_exists(s, "/cutouts/images") || zm_store_shape(s, "/cutouts/images", cd, err) != 4) {
+    uint8_t *sheet = NULL;
+    int channels = 0, size = 0;
+    int rc = zm_gallery_read(s, ids, n, NULL, &sheet, &channels, &size, err);
+    if (rc == ZM_EMISSING) {
         if (ctx->rank == 0) zm_warn("anomaly: the store has no stamps; no gallery %s", png);
-        return 0;
+        rc = 0;
+    } else if (!rc && ctx->rank == 0) {
+        rc = zm_gallery_write(png, sheet, n, channels, size, ids, n <= 10 ? n : 10, err);
     }
-    zm_dtype t = ZM_DT_U8;
-    zm_store_type(s, "/cutouts/images", &t, err);
-    size_t per = (size_t)cd[1] * cd[2] * cd[3];
-    uint8_t *sheet = zm_malloc((size_t)n * per);
-    float *buf = zm_malloc(per * sizeof *buf);
-    int rc = 0;
-    for (int j = 0; j < n && !rc; j++) {
-        zm_range one = {(unsigned long long)ids[j], 1};
-        rc = zm_store_read(s, "/cutouts/images", ZM_DT_F32, 0, &one, 1, buf, err);
-        for (size_t q = 0; q < per; q++) {
-            float v = t == ZM_DT_F16 ? buf[q] * 255.0f + 0.5f : buf[q];
-            sheet[(size_t)j * per + q] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-        }
-    }
-    if (!rc && ctx->rank == 0) rc = zm_gallery_write(png, sheet, n, (int)cd[1], (int)cd[2], ids, n <= 10 ? n : 10, err);
-    free(sheet), free(buf);
+    free(sheet);
     return rc;
 }
 
@@ -598,15 +587,9 @@ static int run_anomaly(const zm_stage_args *a, zm_err *err)
     zm_range mine = {r0, (unsigned long long)nloc};
     int rc = zm_store_read(s, path, ZM_DT_F32, 0, &mine, 1, x, err);
     /* rows without coordinates (rejected stamps) are scored NaN; the forest skips them */
-    long nv = 0;
     float *xv = zm_malloc((size_t)(nloc ? nloc : 1) * d * sizeof *xv);
     unsigned char *ok = zm_malloc((size_t)(nloc ? nloc : 1));
-    for (long i = 0; i < nloc; i++) {
-        int good = 1;
-        for (int j = 0; j < d && good; j++) good = isfinite(x[(size_t)i * d + j]);
-        ok[i] = (unsigned char)good;
-        if (good) memcpy(xv + (size_t)nv++ * d, x + (size_t)i * d, (size_t)d * sizeof *x);
-    }
+    const long nv = zm_pack_finite_rows(x, nloc, d, xv, ok);
     zm_iforest f;
     memset(&f, 0, sizeof f);
     const int trees = (int)zm_param_int(p, "anomaly.trees"), psi = (int)zm_param_int(p, "anomaly.samples");

@@ -84,42 +84,17 @@ static void missing(page *pg, const char *what)
     fputs("</p>\n", pg->f);
 }
 
-/* Stamps of rows ids[0..n) as uint8 (a float16 store scaled to 0-255) into out
- * (n x C x S x S); rejected stamps are zeros. */
-static int read_stamps(zm_store *s, const long long *ids, int n, uint8_t *out, size_t per, zm_err *err)
-{
-    zm_dtype t = ZM_DT_U8;
-    if (zm_store_type(s, "/cutouts/images", &t, err)) return err->code;
-    float *buf = zm_malloc(per * sizeof *buf);
-    int rc = 0;
-    for (int j = 0; j < n && !rc; j++) {
-        zm_range one = {(unsigned long long)ids[j], 1};
-        rc = zm_store_read(s, "/cutouts/images", ZM_DT_F32, 0, &one, 1, buf, err);
-        for (size_t q = 0; !rc && q < per; q++) {
-            float v = t == ZM_DT_F16 ? buf[q] * 255.0f + 0.5f : buf[q];
-            out[(size_t)j * per + q] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-        }
-    }
-    free(buf);
-    return rc;
-}
-
 /* A gallery of rows ids into the folder; caption under it. */
 static int gallery(page *pg, zm_store *s, const char *name, const long long *ids, int n, int ncols, const char *alt,
                    const char *caption, zm_err *err)
 {
-    unsigned long long d[4] = {0};
-    if (zm_store_shape(s, "/cutouts/images", d, err) != 4) {
+    char file[4600], src[1100];
+    fig_paths(pg, name, file, sizeof file, src, sizeof src);
+    int rc = zm_gallery_write_rows(s, file, ids, n, NULL, ncols, err);
+    if (rc == ZM_EMISSING) {
         missing(pg, "no stamps in the store (run 'zoomorph cutout')");
         return 0;
     }
-    size_t per = (size_t)d[1] * d[2] * d[3];
-    uint8_t *sheet = zm_malloc((size_t)(n ? n : 1) * per);
-    int rc = read_stamps(s, ids, n, sheet, per, err);
-    char file[4600], src[1100];
-    fig_paths(pg, name, file, sizeof file, src, sizeof src);
-    if (!rc) rc = zm_gallery_write(file, sheet, n, (int)d[1], (int)d[2], ids, ncols, err);
-    free(sheet);
     if (!rc) img(pg, src, alt, caption);
     return rc;
 }
@@ -194,21 +169,16 @@ static void summary(page *pg, zm_store *s)
 static int stamps(page *pg, zm_store *s, zm_err *err)
 {
     section(pg, "stamps", "Stamps");
-    unsigned long long n = 0;
-    int rc = 0;
-    if (zm_store_nrows(s, "/cutouts/flags", &n, err)) missing(pg, "no stamps in the store (run 'zoomorph cutout')");
-    else {
-        long long ids[48];
-        int k = 0;
-        for (unsigned long long r = 0; r < n && k < 48; r++) {
-            unsigned fl = 0;
-            zm_range one = {r, 1};
-            if ((rc = zm_store_read(s, "/cutouts/flags", ZM_DT_U32, 0, &one, 1, &fl, err))) break;
-            if (!(fl & 16u)) ids[k++] = (long long)r;
-        }
+    long long ids[48];
+    int k = 0;
+    int rc = zm_gallery_kept_rows(s, 0, 48, ids, &k, err);
+    if (rc == ZM_EMISSING) {
+        missing(pg, "no stamps in the store (run 'zoomorph cutout')");
+        rc = 0;
+    } else if (!rc) {
         char cap[128];
         snprintf(cap, sizeof cap, "The first %d stamps as stored (row 0 north, east left), labelled with their ids.", k);
-        if (!rc) rc = gallery(pg, s, "stamps.png", ids, k, 12, "stamps", cap, err);
+        rc = gallery(pg, s, "stamps.png", ids, k, 12, "stamps", cap, err);
     }
     end_section(pg);
     return rc;

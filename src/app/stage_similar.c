@@ -230,33 +230,13 @@ static int image_queries(const zm_stage_args *a, zm_store *s, const zm_space *sp
 int zm_similar_gallery(zm_store *s, const char *png, const uint8_t *first, long long qid, const long long *nb, int nnb,
                        zm_err *err)
 {
-    unsigned long long cd[4] = {0};
-    if (zm_store_shape(s, "/cutouts/images", cd, err) != 4) return 0; /* no stamps: no gallery */
-    zm_dtype t = ZM_DT_U8;
-    zm_store_type(s, "/cutouts/images", &t, err);
-    size_t per = (size_t)cd[1] * cd[2] * cd[3];
     int n = 1 + nnb;
-    uint8_t *sheet = zm_malloc((size_t)n * per);
-    float *buf = zm_malloc(per * sizeof *buf);
-    long long *gid = zm_malloc((size_t)n * sizeof *gid);
-    int rc = 0;
-    gid[0] = qid;
-    for (int j = 0; j < nnb; j++) gid[1 + j] = nb[j];
-    for (int j = 0; j < n && !rc; j++) {
-        if (j == 0 && first) {
-            memcpy(sheet, first, per);
-            continue;
-        }
-        zm_range one = {(unsigned long long)gid[j], 1};
-        rc = zm_store_read(s, "/cutouts/images", ZM_DT_F32, 0, &one, 1, buf, err);
-        for (size_t q = 0; q < per; q++) {
-            float v = t == ZM_DT_F16 ? buf[q] * 255.0f + 0.5f : buf[q];
-            sheet[(size_t)j * per + q] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-        }
-    }
-    if (!rc) rc = zm_gallery_write(png, sheet, n, (int)cd[1], (int)cd[2], gid, n <= 11 ? n : 0, err);
-    free(sheet), free(buf), free(gid);
-    return rc;
+    long long *rows = zm_malloc((size_t)n * sizeof *rows);
+    rows[0] = qid;
+    for (int j = 0; j < nnb; j++) rows[1 + j] = nb[j];
+    int rc = zm_gallery_write_rows(s, png, rows, n, first, n <= 11 ? n : 0, err);
+    free(rows);
+    return rc == ZM_EMISSING ? 0 : rc; /* no stamps: no gallery */
 }
 
 /* ---- queries ---- */

@@ -62,3 +62,63 @@ int zm_gallery_write(const char *path, const uint8_t *stamps, int n, int channel
     free(rgb);
     return rc;
 }
+
+int zm_gallery_read(zm_store *s, const long long *rows, int n, const uint8_t *first, uint8_t **stamps,
+                    int *channels, int *size, zm_err *err)
+{
+    const char *path = "/cutouts/images";
+    unsigned long long d[4] = {0};
+    *stamps = NULL;
+    if (zm_store_shape(s, path, d, err) != 4)
+        return zm_err_set(err, ZM_EMISSING, "store %s has no stamps (a 4-d %s; run 'zoomorph cutout')",
+                          zm_store_path(s), path);
+    zm_dtype t = ZM_DT_U8;
+    if (zm_store_type(s, path, &t, err)) return err->code;
+    /* float16 stamps are in [0, 1]: to 0-255, rounded (zm_stamp_quantize) */
+    const float scale = t == ZM_DT_F16 ? 255.0f : 1.0f, round = t == ZM_DT_F16 ? 0.5f : 0.0f;
+    const size_t per = (size_t)d[1] * d[2] * d[3];
+    *channels = (int)d[1], *size = (int)d[2];
+    *stamps = zm_calloc((size_t)(n > 0 ? n : 1) * per, 1);
+    float *buf = zm_malloc(per * sizeof *buf);
+    int rc = 0;
+    for (int j = 0; j < n && !rc; j++) {
+        uint8_t *out = *stamps + (size_t)j * per;
+        if (j == 0 && first) {
+            memcpy(out, first, per);
+            continue;
+        }
+        zm_range one = {(unsigned long long)rows[j], 1};
+        rc = zm_store_read(s, path, ZM_DT_F32, 0, &one, 1, buf, err);
+        for (size_t q = 0; !rc && q < per; q++) {
+            float v = buf[q] * scale + round;
+            out[q] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+int zm_gallery_write_rows(zm_store *s, const char *path, const long long *rows, int n, const uint8_t *first,
+                          int ncols, zm_err *err)
+{
+    uint8_t *stamps = NULL;
+    int channels = 0, size = 0;
+    int rc = zm_gallery_read(s, rows, n, first, &stamps, &channels, &size, err);
+    if (!rc) rc = zm_gallery_write(path, stamps, n, channels, size, rows, ncols, err);
+    free(stamps);
+    return rc;
+}
+
+int zm_gallery_kept_rows(zm_store *s, long long first, long long max, long long *rows, int *n, zm_err *err)
+{
+    unsigned long long nrows = 0;
+    *n = 0;
+    int rc = zm_store_nrows(s, "/cutouts/flags", &nrows, err);
+    for (long long r = first; !rc && r < (long long)nrows && *n < max; r++) {
+        unsigned flags = 0;
+        zm_range one = {(unsigned long long)r, 1};
+        rc = zm_store_read(s, "/cutouts/flags", ZM_DT_U32, 0, &one, 1, &flags, err);
+        if (!rc && !(flags & 16u)) rows[(*n)++] = r;
+    }
+    return rc;
+}
