@@ -338,3 +338,15 @@ void zm_stamp_cache_free(zm_stamp_cache *c)
     free(c->rows), free(c->img8), free(c->imgf), free(c->targets);
     memset(c, 0, sizeof *c);
 }
+
+long zm_pack_finite_rows(const float *x, long n, int d, float *xv, unsigned char *ok)
+{
+    long nv = 0;
+    for (long i = 0; i < n; i++) {
+        int good = 1;
+        for (int j = 0; j < d && good; j++) good = isfinite(x[(size_t)i * d + j]);
+        ok[i] = (unsigned char)good;
+        if (good) memcpy(xv + (size_t)nv++ * d, x + (size_t)i * d, (size_t)d * sizeof *x);
+    }
+    return nv;
+}

@@ -57,6 +57,10 @@ int zm_search_space(const zm_params *p, zm_store *s, char *path, unsigned long l
  * that does not depend on how rows are split over ranks (stage_index.c). */
 unsigned long long zm_vectors_fingerprint(const zm_ctx *ctx, const float *x, long n, int d, unsigned long long r0);
 
+/* The rows of x (n x d) with every value finite, packed into xv (n x d room); ok[i]
+ * (n bytes) says whether row i is one of them. Returns how many there are. */
+long zm_pack_finite_rows(const float *x, long n, int d, float *xv, unsigned char *ok);
+
 /* Fault injection for tests: when ZM_FAULT_KILL="<stage>:<round>[:<rank>]" names this
  * stage and round, that rank (default 0) kills itself with SIGKILL, as a node failure
  * would, after the round's writes; ZM_FAULT_SIGNAL (same form) makes it raise SIGUSR1,

@@ -48,13 +48,7 @@ static int run_pca(const zm_stage_args *a, zm_err *err)
     /* the valid rows, packed */
     float *xv = zm_malloc((size_t)(nloc ? nloc : 1) * D * sizeof *xv);
     unsigned char *valid = zm_calloc((size_t)(nloc ? nloc : 1), 1);
-    long nv = 0;
-    for (long i = 0; !rc && i < nloc; i++) {
-        int ok = 1;
-        for (int j = 0; j < D && ok; j++) ok = isfinite(x[(size_t)i * D + j]);
-        valid[i] = (unsigned char)ok;
-        if (ok) memcpy(xv + (size_t)nv++ * D, x + (size_t)i * D, (size_t)D * sizeof *x);
-    }
+    const long nv = rc ? 0 : zm_pack_finite_rows(x, nloc, D, xv, valid);
     zm_pca pc;
     memset(&pc, 0, sizeof pc);
     if (zm_any(ctx, rc)) {
