@@ -902,7 +902,7 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
                 base_cfg(p, &r);
                 r.info = info;
                 r.method = meth[mi];
-                r.task = (zm_task){ZM_TASK_BINARY, 2, NULL};
+                r.task = (zm_task){ZM_TASK_BINARY, 2, NULL, NULL};
                 r.seed = (unsigned long long)(1000 + sd);
                 r.patience = 0;
                 long bsz = r.batch < ntr ? r.batch : ntr;
