@@ -175,8 +175,13 @@ int zm_net_find_nonfinite(const zm_net *net, int n);
 
 /* Blocks: count, and the parameter range [*off, *off + *count) of block b. */
 int zm_net_block_params(const zm_net *net, int b, size_t *off, size_t *count);
-/* Backward stops below block b (lower blocks frozen; their grads stay zero). */
+/* Backward stops below block b (lower blocks frozen; their grads stay zero). Frozen
+ * blocks also run in inference mode in ZM_MODE_TRAIN, as Keras/Zoobot freeze layers:
+ * their batch norms normalise with the running statistics and do not update them. */
 void zm_net_set_trainable_from(zm_net *net, int b);
+/* Floats at the start of net->state that belong to the frozen blocks (below
+ * train_from): the running statistics a training step leaves alone. 0 when none. */
+size_t zm_net_frozen_state(const zm_net *net);
 /* A parameter/state tensor by state-dict name, or NULL. */
 const zm_param *zm_net_param(const zm_net *net, const char *name);
 float *zm_net_param_data(zm_net *net, const zm_param *p);

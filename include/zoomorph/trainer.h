@@ -9,7 +9,7 @@
  * the same weights up to float summation order. Gradients (mean over the global batch)
  * are summed with one MPI_Allreduce over the contiguous gradient buffer; every rank then
  * takes the same optimiser step. Running BN statistics are averaged over ranks after
- * each step. Augmentation and dropout draw from RNG streams keyed by (seed, epoch, row)
+ * each step (those of frozen blocks, below zm_net_set_trainable_from, do not change). Augmentation and dropout draw from RNG streams keyed by (seed, epoch, row)
  * and (seed, step, micro-batch), never by rank.
  *
  * A checkpoint (parameters, BN statistics, optimiser moments, counters, best weights) is

@@ -14,8 +14,12 @@ static const zm_param_def defs[] = {
     {"finetune.label_column", ZM_PT_STR, "label", NOR, NULL, "", "the column with the labels"},
     {"finetune.radius_arcsec", ZM_PT_REAL, "1", 0.001, 3600, NULL, "arcsec", "sky matching radius"},
     {"finetune.task", ZM_PT_STR, "task", NOR, NULL, "", "name of the task: results go to /finetune/<task>"},
-    {"finetune.kind", ZM_PT_CHOICE, "binary", NOR, "binary|multiclass|regression", "",
-     "binary (labels 0/1), multiclass (labels 0..K-1) or regression (any number)"},
+    {"finetune.kind", ZM_PT_CHOICE, "binary", NOR, "binary|multiclass|regression|tree", "",
+     "binary (labels 0/1), multiclass (labels 0..K-1), regression (any number) or tree (Galaxy Zoo-style vote "
+     "counts, one column <question>_<answer> per answer of [finetune] tree; Dirichlet-multinomial loss)"},
+    {"finetune.tree", ZM_PT_STR, "", NOR, NULL, "",
+     "kind = tree: the decision tree (a file in the format of config/trees/gz2.tree, or decals for the built-in "
+     "GZ DECaLS tree)"},
     {"finetune.mode", ZM_PT_CHOICE, "frozen", NOR, "frozen|top|all", "",
      "frozen: a head on the stored representations (no image passes); top: the top blocks unfrozen; all: "
      "every block"},

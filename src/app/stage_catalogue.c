@@ -30,7 +30,7 @@ typedef struct {
     char disp[16];
 } colspec;
 
-#define MAX_EXTRA 64
+#define MAX_EXTRA 128
 #define MAX_EXTRA_WIDTH 64
 
 /* A column registered by a later stage (zm_catalogue_register): its dataset and width. */
@@ -38,6 +38,7 @@ typedef struct {
     char name[72];
     char path[256];
     int width;
+    int sel, full; /* "path#k": column k of a dataset of full values per galaxy (sel -1: all) */
 } extra_col;
 
 /* The registered columns that exist with one row per galaxy; others are skipped with a
@@ -52,18 +53,24 @@ static int extra_columns(zm_store *s, unsigned long long N, extra_col *x, int ma
         char *eq = strchr(t, '=');
         if (!eq) continue;
         *eq = '\0';
+        char *hash = strchr(eq + 1, '#');
+        int sel = -1;
+        if (hash) *hash = '\0', sel = atoi(hash + 1);
         unsigned long long dims[4] = {0};
         zm_err e = {0};
         int nd = zm_store_shape(s, eq + 1, dims, &e);
         int width = nd == 1 ? 1 : nd == 2 ? (int)dims[1] : 0;
-        if (nd < 1 || dims[0] != N || width < 1 || width > MAX_EXTRA_WIDTH) {
+        if (nd < 1 || dims[0] != N || width < 1 || width > MAX_EXTRA_WIDTH || (hash && (sel < 0 || sel >= width))) {
             zm_warn("catalogue: column %s (%s) skipped: %s", t, eq + 1,
-                    nd < 0 ? e.msg : "expected one value or a vector of at most 64 per galaxy");
+                    nd < 0 ? e.msg : hash ? "no such column of a vector of at most 64 per galaxy"
+                                          : "expected one value or a vector of at most 64 per galaxy");
             continue;
         }
         snprintf(x[n].name, sizeof x[n].name, "%s", t);
         snprintf(x[n].path, sizeof x[n].path, "%s", eq + 1);
-        x[n++].width = width;
+        x[n].sel = sel;
+        x[n].full = width;
+        x[n++].width = hash ? 1 : width;
     }
     return n;
 }
@@ -227,6 +234,8 @@ static int run_catalogue(const zm_stage_args *a, zm_err *err)
             }
             for (int k = 0; k < nx && !rc; k++) {
                 rc = zm_store_read(s, xc[k].path, ZM_DT_F32, 0, &r, 1, col, err);
+                if (xc[k].sel >= 0) /* one column of the vectors, in place (i <= i * full + sel) */
+                    for (unsigned long long i = 0; i < cnt; i++) col[i] = col[i * (size_t)xc[k].full + (size_t)xc[k].sel];
                 FAIL_IF(fits_write_colnull(f, TFLOAT, c++, row, 1, (LONGLONG)cnt * xc[k].width, col, NULL, &st));
             }
 #undef FAIL_IF

@@ -116,7 +116,9 @@ extern const char *const zm_band_letters[ZM_MAX_BANDS];
  * (one value, or a short vector, per row of /galaxies) registers it under a column name;
  * `zoomorph catalogue` adds every registered column that exists with one row per galaxy.
  * The registry is the attribute "columns" of /meta/catalogue: "name=path" entries,
- * comma-separated; registering a name again replaces its path. Collective. */
+ * comma-separated; registering a name again replaces its path. "path#k" names column k
+ * of a per-galaxy vector (one catalogue column per answer of a fine-tuned tree).
+ * Collective. */
 #define ZM_CATALOGUE_REGISTRY "/meta/catalogue"
 int zm_catalogue_register(zm_store *s, const char *column, const char *dataset, zm_err *err);
 

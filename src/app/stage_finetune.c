@@ -25,6 +25,7 @@
 
 #include "stage_common.h"
 #include "zoomorph/augment.h"
+#include "zoomorph/gzschema.h"
 #include "zoomorph/log.h"
 #include "zoomorph/nn.h"
 #include "zoomorph/nn_file.h"
@@ -35,6 +36,7 @@
 #include "zoomorph/table.h"
 #include "zoomorph/taskloss.h"
 #include "zoomorph/trainer.h"
+#include "zoomorph/votes.h"
 
 enum { SPLIT_TRAIN = 0, SPLIT_VAL = 1, SPLIT_TEST = 2, SPLIT_NONE = 3 };
 enum { M_FROZEN = 0, M_TOP = 1, M_ALL = 2, M_SCRATCH = 3 };
@@ -44,8 +46,9 @@ static const char *const method_names[] = {"frozen", "top", "all", "scratch"};
 
 typedef struct {
     long n;
+    int A;                /* values per label: the tree's answers (vote counts), else 1 */
     long long *row; /* sorted */
-    float *label;
+    float *label;         /* n x A */
     unsigned char *split; /* SPLIT_*: from the table's split column, else SPLIT_NONE */
     long nread, nbad, nunmatched, ndup;
 } labelset;
@@ -66,7 +69,7 @@ static int parse_split(const char *v)
 
 typedef struct {
     long long row;
-    float label;
+    long src; /* row of the table */
     unsigned char split;
     long line;
 } lab_row;
@@ -78,13 +81,29 @@ static int by_row(const void *a, const void *b)
     return (x->line > y->line) - (x->line < y->line);
 }
 
-/* Collective. Reads path, rejects bad labels (with lines) and unmatched rows into rej
- * (rank 0 adds them), keeps the first row per galaxy. */
-static int read_labels(const zm_ctx *ctx, zm_store *s, const zm_params *p, const char *path, zm_task_kind kind,
-                       labelset *L, zm_reject_list *rej, zm_err *err)
+/* The rows of a label table before matching: A label values per row, ok, why (a
+ * rejected row's reason, "" if ok), id or ra/dec, split and file line. */
+typedef struct {
+    long n;
+    int A;
+    float *lab;
+    unsigned char *ok, *split;
+    char (*why)[256];
+    long long *ids;
+    double *ra, *dec;
+    long *line;
+} raw_labels;
+
+static void raw_labels_free(raw_labels *R)
 {
-    memset(L, 0, sizeof *L);
-    const int by_id = !strcmp(zm_param_str(p, "finetune.match"), "id");
+    free(R->lab), free(R->ok), free(R->split), free(R->why), free(R->ids), free(R->ra), free(R->dec), free(R->line);
+    memset(R, 0, sizeof *R);
+}
+
+/* One label column (binary, multiclass, regression). Not collective. */
+static int read_label_column(const zm_params *p, const char *path, zm_task_kind kind, int by_id, raw_labels *R,
+                             zm_err *err)
+{
     const char *idcol = zm_param_str(p, "finetune.id_column"), *labcol = zm_param_str(p, "finetune.label_column");
     zm_table *t = NULL;
     int rc = zm_table_open(path, &t, err);
@@ -107,61 +126,122 @@ static int read_labels(const zm_ctx *ctx, zm_store *s, const zm_params *p, const
                             "store ids)", path);
     }
     size_t nn = (size_t)(n ? n : 1);
-    double *lab = zm_malloc(nn * sizeof *lab), *ra = zm_calloc(nn, sizeof *ra), *dec = zm_calloc(nn, sizeof *dec);
-    long long *ids = zm_calloc(nn, sizeof *ids), *row = zm_malloc(nn * sizeof *row);
-    unsigned char *bad = zm_calloc(nn, 1), *bad2 = zm_calloc(nn, 1), *ok = zm_malloc(nn);
+    R->n = n;
+    R->A = 1;
+    R->lab = zm_malloc(nn * sizeof *R->lab);
+    R->ok = zm_malloc(nn);
+    R->split = zm_malloc(nn);
+    R->why = zm_calloc(nn, sizeof *R->why);
+    R->ids = zm_calloc(nn, sizeof *R->ids);
+    R->ra = zm_calloc(nn, sizeof *R->ra);
+    R->dec = zm_calloc(nn, sizeof *R->dec);
+    R->line = zm_calloc(nn, sizeof *R->line);
+    double *lab = zm_malloc(nn * sizeof *lab);
+    unsigned char *bad = zm_calloc(nn, 1), *bad2 = zm_calloc(nn, 1);
     char(*spl)[16] = zm_calloc(nn, sizeof *spl);
     if (!rc) rc = zm_table_read_double(t, clab, lab, bad, err);
-    if (!rc && by_id) rc = zm_table_read_ll(t, cid, ids, bad2, err);
-    if (!rc && !by_id) rc = zm_table_read_double(t, cra, ra, bad2, err);
-    if (!rc && !by_id) rc = zm_table_read_double(t, cdec, dec, bad2, err);
+    if (!rc && by_id) rc = zm_table_read_ll(t, cid, R->ids, bad2, err);
+    if (!rc && !by_id) rc = zm_table_read_double(t, cra, R->ra, bad2, err);
+    if (!rc && !by_id) rc = zm_table_read_double(t, cdec, R->dec, bad2, err);
     if (!rc && csplit >= 0) rc = zm_table_read_str(t, csplit, (char *)spl, 16, err);
-    if (zm_any(ctx, rc)) {
-        if (!rc) rc = zm_err_set(err, ZM_EIO, "reading %s failed on another rank", path);
-        goto out;
-    }
-    char why[512];
-    for (long i = 0; i < n; i++) {
+    for (long i = 0; !rc && i < n; i++) {
         double v = lab[i];
         const char *what = NULL;
+        R->line[i] = zm_table_line(t, i);
+        R->split[i] = (unsigned char)(csplit >= 0 ? parse_split(spl[i]) : SPLIT_NONE);
+        R->lab[i] = (float)v;
         if (bad[i] || !isfinite(v)) what = "is not a number";
         else if (kind == ZM_TASK_BINARY && v != 0 && v != 1) what = "is not a class of a binary task (0 or 1)";
         else if (kind == ZM_TASK_MULTICLASS && (v < 0 || v != floor(v) || v > 255))
             what = "is not a class (0, 1, 2, ... up to 255)";
         if (!what && bad2[i]) what = by_id ? "has no valid id" : "has no valid ra/dec";
-        ok[i] = what == NULL;
-        if (what) {
-            L->nbad++;
-            if (ctx->rank == 0) {
-                snprintf(why, sizeof why, "%s line %ld: label %s", path, zm_table_line(t, i), what);
-                zm_reject_add(rej, "finetune", -1, -1, path, why);
-                if (L->nbad <= 10) zm_warn("finetune: %s (skipped)", why);
-            }
+        R->ok[i] = what == NULL;
+        if (what) snprintf(R->why[i], sizeof R->why[i], "%s line %ld: label %s", path, R->line[i], what);
+    }
+    if (t) zm_table_close(t);
+    free(lab), free(bad), free(bad2), free(spl);
+    return rc;
+}
+
+/* Vote counts, one column <question>_<answer> per answer of the tree, read as `zoomorph
+ * votes` reads them (zm_votes_read: a missing column is an error naming it; a negative,
+ * NaN or fractional count rejects its row with the reason). Not collective. */
+static int read_vote_columns(const zm_params *p, const char *path, const zm_gz_schema *tree, int by_id, raw_labels *R,
+                             zm_err *err)
+{
+    zm_votes v;
+    int rc = zm_votes_read(path, tree, by_id ? zm_param_str(p, "finetune.id_column") : NULL, &v, err);
+    if (rc) {
+        zm_err_prefix(err, "labels of [finetune] kind = tree");
+        return rc;
+    }
+    R->n = v.n;
+    R->A = tree->nanswers;
+    R->lab = v.counts, v.counts = NULL;
+    R->ok = v.ok, v.ok = NULL;
+    R->split = v.split, v.split = NULL;
+    R->why = v.why, v.why = NULL;
+    R->ids = v.id, v.id = NULL;
+    R->ra = v.ra, v.ra = NULL;
+    R->dec = v.dec, v.dec = NULL;
+    R->line = v.line, v.line = NULL;
+    zm_votes_free(&v);
+    return 0;
+}
+
+/* Collective. Reads path, rejects bad labels (with lines) and unmatched rows into rej
+ * (rank 0 adds them), keeps the first row per galaxy. tree: kind tree's decision tree. */
+static int read_labels(const zm_ctx *ctx, zm_store *s, const zm_params *p, const char *path, zm_task_kind kind,
+                       const zm_gz_schema *tree, labelset *L, zm_reject_list *rej, zm_err *err)
+{
+    memset(L, 0, sizeof *L);
+    const int by_id = !strcmp(zm_param_str(p, "finetune.match"), "id");
+    raw_labels R;
+    memset(&R, 0, sizeof R);
+    int rc = kind == ZM_TASK_TREE ? read_vote_columns(p, path, tree, by_id, &R, err)
+                                  : read_label_column(p, path, kind, by_id, &R, err);
+    long long *row = NULL;
+    if (zm_any(ctx, rc)) {
+        if (!rc) rc = zm_err_set(err, ZM_EIO, "reading %s failed on another rank", path);
+        goto out;
+    }
+    const long n = R.n;
+    const int A = R.A;
+    size_t nn = (size_t)(n ? n : 1);
+    for (long i = 0; i < n; i++) {
+        if (R.ok[i]) continue;
+        L->nbad++;
+        if (ctx->rank == 0) {
+            zm_reject_add(rej, "finetune", -1, -1, path, R.why[i]);
+            if (L->nbad <= 10) zm_warn("finetune: %s (skipped)", R.why[i]);
         }
     }
-    rc = zm_match_rows(ctx, s, by_id, ids, ra, dec, ok, n, zm_param_real(p, "finetune.radius_arcsec"), row, NULL, err);
+    row = zm_malloc(nn * sizeof *row);
+    rc = zm_match_rows(ctx, s, by_id, R.ids, R.ra, R.dec, R.ok, n, zm_param_real(p, "finetune.radius_arcsec"), row,
+                       NULL, err);
     if (rc) goto out;
+    char why[512];
     lab_row *lr = zm_malloc(nn * sizeof *lr);
     long m = 0;
     for (long i = 0; i < n; i++) {
-        if (!ok[i]) continue;
+        if (!R.ok[i]) continue;
         if (row[i] < 0) {
             L->nunmatched++;
             if (ctx->rank == 0) {
-                if (by_id) snprintf(why, sizeof why, "%s line %ld: id %lld is not a galaxy of the store", path, zm_table_line(t, i), ids[i]);
+                if (by_id) snprintf(why, sizeof why, "%s line %ld: id %lld is not a galaxy of the store", path, R.line[i], R.ids[i]);
                 else snprintf(why, sizeof why, "%s line %ld: no galaxy within %g arcsec of (%.6f, %.6f)", path,
-                              zm_table_line(t, i), zm_param_real(p, "finetune.radius_arcsec"), ra[i], dec[i]);
+                              R.line[i], zm_param_real(p, "finetune.radius_arcsec"), R.ra[i], R.dec[i]);
                 zm_reject_add(rej, "finetune", -1, -1, path, why);
                 if (L->nunmatched <= 10) zm_warn("finetune: %s (skipped)", why);
             }
             continue;
         }
-        lr[m++] = (lab_row){row[i], (float)lab[i], (unsigned char)(csplit >= 0 ? parse_split(spl[i]) : SPLIT_NONE),
-                            zm_table_line(t, i)};
+        lr[m++] = (lab_row){row[i], i, R.split[i], R.line[i]};
     }
     qsort(lr, (size_t)m, sizeof *lr, by_row);
+    L->A = A;
     L->row = zm_malloc((size_t)(m ? m : 1) * sizeof *L->row);
-    L->label = zm_malloc((size_t)(m ? m : 1) * sizeof *L->label);
+    L->label = zm_malloc((size_t)(m ? m : 1) * A * sizeof *L->label);
     L->split = zm_malloc((size_t)(m ? m : 1));
     for (long i = 0; i < m; i++) {
         if (L->n && L->row[L->n - 1] == lr[i].row) {
@@ -174,7 +254,7 @@ static int read_labels(const zm_ctx *ctx, zm_store *s, const zm_params *p, const
             continue;
         }
         L->row[L->n] = lr[i].row;
-        L->label[L->n] = lr[i].label;
+        memcpy(L->label + (size_t)L->n * A, R.lab + (size_t)lr[i].src * A, (size_t)A * sizeof *L->label);
         L->split[L->n] = lr[i].split;
         L->n++;
     }
@@ -184,8 +264,8 @@ static int read_labels(const zm_ctx *ctx, zm_store *s, const zm_params *p, const
         zm_info0("finetune: %ld labels rejected, %ld without a galaxy: every one is listed in /rejects", L->nbad,
                  L->nunmatched);
 out:
-    if (t) zm_table_close(t);
-    free(lab), free(ra), free(dec), free(ids), free(row), free(bad), free(bad2), free(ok), free(spl);
+    raw_labels_free(&R);
+    free(row);
     return rc;
 }
 
@@ -210,7 +290,7 @@ static int fill_data(zm_store *s, int images, const labelset *L, zm_stamp_cache 
 {
     memset(c, 0, sizeof *c);
     c->n = L->n;
-    c->A = 1;
+    c->A = L->A;
     c->rows = zm_malloc((size_t)(L->n ? L->n : 1) * sizeof *c->rows);
     memcpy(c->rows, L->row, (size_t)L->n * sizeof *c->rows);
     int rc;
@@ -224,10 +304,10 @@ static int fill_data(zm_store *s, int images, const labelset *L, zm_stamp_cache 
         c->C = (int)d[1];
         c->S = 1;
         c->imgf = zm_malloc((size_t)(L->n ? L->n : 1) * c->C * sizeof(float));
-        c->targets = zm_calloc((size_t)(L->n ? L->n : 1), sizeof(float));
+        c->targets = zm_calloc((size_t)(L->n ? L->n : 1) * L->A, sizeof(float));
         rc = read_rows(s, "/representation/embedding", L->row, L->n, c->C, c->imgf, err);
     }
-    for (long i = 0; !rc && i < L->n; i++) c->targets[i] = L->label[i];
+    if (!rc) memcpy(c->targets, L->label, (size_t)L->n * L->A * sizeof(float));
     return rc;
 }
 
@@ -326,7 +406,7 @@ static int train_one(const zm_ctx *ctx, const run_cfg *r, zm_stamp_cache *c, con
     tc.verbose = r->verbose;
     tc.on_epoch = r->on_epoch;
     tc.on_epoch_user = r->on_epoch_user;
-    zm_train_data d = {zm_stamp_cache_load, c, c->C, c->S, 1};
+    zm_train_data d = {zm_stamp_cache_load, c, c->C, c->S, c->A};
     zm_train_loss lf = {task_loss_fn, (void *)&r->task, 0};
     rc = zm_train_run(ctx, net, &opt, &d, train, ntr, val, nva, &lf, &tc, res, err);
     zm_adam_free(&opt);
@@ -341,9 +421,9 @@ static int predict_cache(zm_net *net, const zm_task *t, zm_stamp_cache *c, const
                          zm_err *err)
 {
     const int C = c->C, S = c->S, K = net->cfg.head_only ? 1 : net->cfg.in_size, B = net->cfg.max_batch;
-    const int w = t->kind == ZM_TASK_MULTICLASS ? t->nclass : 1;
+    const int w = zm_task_outputs(t);
     float *raw = zm_malloc((size_t)B * C * S * S * sizeof(float)), *x = zm_malloc((size_t)B * C * K * K * sizeof(float));
-    float *tg = zm_malloc((size_t)B * sizeof(float));
+    float *tg = zm_malloc((size_t)B * (c->A ? c->A : 1) * sizeof(float));
     int rc = 0;
     zm_aug centre;
     zm_aug_center(S, K, &centre);
@@ -360,14 +440,19 @@ static int predict_cache(zm_net *net, const zm_task *t, zm_stamp_cache *c, const
 }
 
 typedef struct {
-    double acc, auc, rmse;
+    double acc, auc, rmse, mae, mae_q0; /* mae: trees (vote fractions, every question; q0: the first) */
 } metrics;
 
 static metrics score(const zm_task *t, const float *pred, const float *label, long n)
 {
-    metrics m = {NAN, NAN, NAN};
+    metrics m = {NAN, NAN, NAN, NAN, NAN};
     if (n == 0) return m;
-    const int w = t->kind == ZM_TASK_MULTICLASS ? t->nclass : 1;
+    const int w = zm_task_outputs(t);
+    if (t->kind == ZM_TASK_TREE) {
+        m.mae = zm_task_tree_mae(t, pred, label, n, -1, NULL);
+        m.mae_q0 = zm_task_tree_mae(t, pred, label, n, 0, NULL);
+        return m;
+    }
     if (t->kind == ZM_TASK_REGRESSION) {
         double se = 0;
         for (long i = 0; i < n; i++) se += (pred[i] - label[i]) * (double)(pred[i] - label[i]);
@@ -391,7 +476,23 @@ static metrics score(const zm_task *t, const float *pred, const float *label, lo
 static int task_kind(const zm_params *p)
 {
     const char *k = zm_param_str(p, "finetune.kind");
-    return !strcmp(k, "multiclass") ? ZM_TASK_MULTICLASS : !strcmp(k, "regression") ? ZM_TASK_REGRESSION : ZM_TASK_BINARY;
+    return !strcmp(k, "multiclass")   ? ZM_TASK_MULTICLASS
+           : !strcmp(k, "regression") ? ZM_TASK_REGRESSION
+           : !strcmp(k, "tree")       ? ZM_TASK_TREE
+                                      : ZM_TASK_BINARY;
+}
+
+/* kind = tree: the decision tree of [finetune] tree (a file, or "decals": the built-in
+ * GZ DECaLS tree), loaded as pretraining loads [labels] tree. */
+static int load_finetune_tree(const zm_params *p, zm_gz_schema *tree, zm_err *err)
+{
+    const char *t = zm_param_str(p, "finetune.tree");
+    if (!t || !t[0])
+        return zm_err_set(err, ZM_ECONFIG, "config key [finetune] tree is not set: kind = tree needs a decision tree "
+                          "file (format of config/trees/gz2.tree) or decals");
+    int rc = !strcmp(t, "decals") ? zm_gz_schema_decals(tree, err) : zm_gz_schema_load(tree, t, err);
+    if (rc) zm_err_prefix(err, "config key [finetune] tree");
+    return rc;
 }
 
 static const char *encoder_path(const zm_params *p)
@@ -471,6 +572,13 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     if (!lc && zm_param_require(p, "finetune.labels", "finetune", err)) return ZM_EXIT_INPUT;
     zm_store *s = NULL;
     if (zm_stage_open_store(a, 1, "cutout", &s, err)) return ZM_EXIT_INPUT;
+    if (lc && task_kind(p) == ZM_TASK_TREE) {
+        zm_err_set(err, ZM_EUSAGE, "finetune --learning-curve: [finetune] kind = tree is not supported (the curve is "
+                   "accuracy and ROC AUC of a binary label); fine-tune the tree without --learning-curve, whose summary "
+                   "and /finetune/<task>/prediction attributes give the vote fractions' mean absolute error");
+        zm_store_close(s);
+        return ZM_EXIT_USAGE;
+    }
     if (lc) {
         int rc = learning_curve(a, s, lc, err);
         zm_store_close(s);
@@ -499,6 +607,10 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     zm_reject_list rej = {0};
     zm_stamp_cache c = {0};
     zm_net *net = NULL, *full = NULL;
+    zm_gz_schema tree;
+    memset(&tree, 0, sizeof tree);
+    const int is_tree = r.task.kind == ZM_TASK_TREE, classifier = r.task.kind == ZM_TASK_BINARY ||
+                                                                  r.task.kind == ZM_TASK_MULTICLASS;
     zm_train_result res;
     memset(&res, 0, sizeof res);
     long long *train = NULL, *val = NULL, *test = NULL;
@@ -507,9 +619,12 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     unsigned char *use = NULL, *split = NULL;
     int rc = zm_net_file_info(r.encoder, &r.info, err);
     if (rc) zm_err_prefix(err, "config key [finetune] encoder");
+    if (!rc && is_tree) rc = load_finetune_tree(p, &tree, err);
+    r.task.tree = is_tree ? &tree : NULL;
     unsigned long long N = 0;
     if (!rc) rc = zm_store_nrows(s, ZM_F_GAL_ID.path, &N, err);
-    if (!rc) rc = read_labels(ctx, s, p, path, r.task.kind, &L, &rej, err);
+    /* every rank reaches read_labels (collective) or none: the checks above are the same everywhere */
+    if (!rc) rc = read_labels(ctx, s, p, path, r.task.kind, r.task.tree, &L, &rej, err);
     if (!rc) rc = fill_data(s, method != M_FROZEN, &L, &c, err);
     if (zm_any(ctx, rc)) {
         if (!rc) rc = zm_err_set(err, ZM_EIO, "finetune: reading the labels failed on another rank");
@@ -555,14 +670,14 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     }
     long counts[256];
     float *lab_of = zm_malloc((size_t)(ntr ? ntr : 1) * sizeof *lab_of);
-    for (long i = 0; i < ntr; i++) lab_of[i] = c.targets[zm_stamp_cache_find(&c, train[i])];
-    int K = r.task.kind == ZM_TASK_REGRESSION ? 0 : class_counts(lab_of, NULL, ntr, counts);
+    for (long i = 0; i < ntr && classifier; i++) lab_of[i] = c.targets[zm_stamp_cache_find(&c, train[i])];
+    int K = classifier ? class_counts(lab_of, NULL, ntr, counts) : 0;
     free(lab_of);
     const long min_val = (long)zm_param_int(p, "finetune.min_val");
     if (L.n == 0)
         rc = zm_err_set(err, ZM_EMISSING, "labels %s: none of its %ld rows is a usable label of a galaxy in %s", path,
                         L.nread, zm_store_path(s));
-    else if (r.task.kind != ZM_TASK_REGRESSION) {
+    else if (classifier) {
         int present = 0, only = -1;
         for (int k = 0; k < K; k++)
             if (counts[k]) present++, only = k;
@@ -579,12 +694,12 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     if (!rc && ntr < 1) rc = zm_err_set(err, ZM_EVALUE, "labels %s: no training labels left after the split", path);
     if (rc) goto done;
     r.task.nclass = r.task.kind == ZM_TASK_BINARY ? 2 : K;
-    const char *bal = zm_param_str(p, "finetune.balance");
-    if (r.task.kind != ZM_TASK_REGRESSION && !strcmp(bal, "weights")) {
+    const char *bal = classifier ? zm_param_str(p, "finetune.balance") : "none";
+    if (classifier && !strcmp(bal, "weights")) {
         weights = zm_malloc((size_t)K * sizeof *weights);
         zm_task_balance_weights(counts, K, weights);
         r.task.weights = weights;
-    } else if (r.task.kind != ZM_TASK_REGRESSION && !strcmp(bal, "oversample")) {
+    } else if (classifier && !strcmp(bal, "oversample")) {
         /* repeat the rows of the rarer classes (in order) until each class has as many as the largest */
         long cmax = 0, n0 = ntr;
         for (int k = 0; k < K; k++) cmax = counts[k] > cmax ? counts[k] : cmax;
@@ -620,13 +735,14 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     }
     if (rc) goto done;
     /* metrics on validation and test labels */
-    const int w = r.task.kind == ZM_TASK_MULTICLASS ? r.task.nclass : 1;
-    metrics mv = {NAN, NAN, NAN}, mt = {NAN, NAN, NAN};
+    const int w = zm_task_outputs(&r.task), lw = L.A;
+    metrics mv = {NAN, NAN, NAN, NAN, NAN}, mt = {NAN, NAN, NAN, NAN, NAN};
     for (int pass = 0; pass < 2 && !rc; pass++) {
         const long long *rows = pass ? test : val;
         long n = pass ? nte : nva;
-        float *pr = zm_malloc((size_t)(n ? n : 1) * w * sizeof *pr), *lb = zm_malloc((size_t)(n ? n : 1) * sizeof *lb);
-        for (long i = 0; i < n; i++) lb[i] = c.targets[zm_stamp_cache_find(&c, rows[i])];
+        float *pr = zm_malloc((size_t)(n ? n : 1) * w * sizeof *pr), *lb = zm_malloc((size_t)(n ? n : 1) * lw * sizeof *lb);
+        for (long i = 0; i < n; i++)
+            memcpy(lb + (size_t)i * lw, c.targets + (size_t)zm_stamp_cache_find(&c, rows[i]) * lw, (size_t)lw * sizeof *lb);
         rc = predict_cache(net, &r.task, &c, rows, n, pr, err);
         if (!rc) *(pass ? &mt : &mv) = score(&r.task, pr, lb, n);
         free(pr), free(lb);
@@ -637,14 +753,14 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
         const unsigned long long r1 = N * (unsigned long long)(ctx->rank + 1) / (unsigned long long)ctx->size;
         const long nloc = (long)(r1 - r0);
         float *pred = zm_malloc((size_t)(nloc ? nloc : 1) * w * sizeof *pred);
-        float *lab = zm_malloc((size_t)(nloc ? nloc : 1) * sizeof *lab);
+        float *lab = zm_malloc((size_t)(nloc ? nloc : 1) * lw * sizeof *lab);
         const int B = r.micro, C = c.C, S = c.S;
         zm_stamp_cache chunk = {0};
         chunk.A = 1;
         chunk.C = C;
         chunk.S = S;
         chunk.rows = zm_malloc((size_t)B * sizeof *chunk.rows);
-        chunk.targets = zm_calloc((size_t)B, sizeof(float));
+        chunk.targets = zm_calloc((size_t)B, sizeof(float)); /* chunk.A = 1: no labels needed */
         const size_t per = (size_t)C * S * S;
         chunk.imgf = zm_malloc((size_t)B * per * sizeof(float));
         unsigned *fl = zm_malloc((size_t)B * sizeof *fl);
@@ -672,7 +788,7 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
         }
         for (long i = 0; i < nloc; i++) {
             long k = zm_stamp_cache_find(&c, (long long)r0 + i);
-            lab[i] = k >= 0 ? c.targets[k] : NAN;
+            for (int j = 0; j < lw; j++) lab[(size_t)i * lw + j] = k >= 0 ? c.targets[(size_t)k * lw + j] : NAN;
         }
         free(fl);
         zm_stamp_cache_free(&chunk);
@@ -688,8 +804,11 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
             zm_field f_pred = {fp, ZM_DT_F32, w > 1, {(unsigned long long)w}, 0, "",
                                r.task.kind == ZM_TASK_BINARY       ? "probability of class 1 (NaN: rejected stamp)"
                                : r.task.kind == ZM_TASK_MULTICLASS ? "probability of each class (NaN: rejected stamp)"
-                                                                   : "predicted value (NaN: rejected stamp)"};
-            zm_field f_lab = {fl_, ZM_DT_F32, 0, {0}, 0, "", "the given label (NaN: none)"};
+                               : is_tree ? "expected vote fraction of each answer, a/sum(a) per question (attribute "
+                                           "'columns' names them; NaN: rejected stamp)"
+                                         : "predicted value (NaN: rejected stamp)"};
+            zm_field f_lab = {fl_, ZM_DT_F32, lw > 1, {(unsigned long long)lw}, 0, is_tree ? "votes" : "",
+                              is_tree ? "the given vote counts per answer (NaN: none)" : "the given label (NaN: none)"};
             zm_field f_spl = {fs, ZM_DT_U8, 0, {0}, 0, "", "0 train, 1 validation, 2 test, 3 unlabelled or unused"};
             zm_field f_his = {fh, ZM_DT_F64, 1, {(unsigned long long)res.history_stride}, 0, "per galaxy",
                               "per epoch: train loss, validation loss"};
@@ -711,14 +830,36 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
                 zm_store_set_attr(s, fp, "encoder", r.encoder);
                 snprintf(v, sizeof v, "%d", r.task.nclass);
                 zm_store_set_attr(s, fp, "classes", v);
-                snprintf(v, sizeof v, "%.6g", mv.acc);
-                zm_store_set_attr(s, fp, "val_accuracy", v);
-                snprintf(v, sizeof v, "%.6g", mt.acc);
-                zm_store_set_attr(s, fp, "test_accuracy", v);
-                snprintf(v, sizeof v, "%.6g", mt.auc);
-                zm_store_set_attr(s, fp, "test_roc_auc", v);
-                snprintf(v, sizeof v, "finetune_%.60s", task);
-                rc = zm_catalogue_register(s, v, fp, err);
+                if (is_tree) {
+                    char cols[8192];
+                    zm_tree_columns(&tree, cols, sizeof cols);
+                    zm_store_set_attr(s, fp, "columns", cols);
+                    zm_store_set_attr(s, fl_, "columns", cols);
+                    zm_store_set_attr(s, fp, "tree", zm_param_str(p, "finetune.tree"));
+                    snprintf(v, sizeof v, "%.6g", mv.mae);
+                    zm_store_set_attr(s, fp, "val_fraction_mae", v);
+                    snprintf(v, sizeof v, "%.6g", mt.mae);
+                    zm_store_set_attr(s, fp, "test_fraction_mae", v);
+                    snprintf(v, sizeof v, "%.6g", mt.mae_q0);
+                    zm_store_set_attr(s, fp, "test_fraction_mae_first_question", v);
+                    /* one catalogue column per answer: <task>_<question>_<answer>_fraction */
+                    for (int k = 0; k < tree.nanswers && !rc; k++) {
+                        char col[ZM_GZ_COL_LEN], name[256], ds[300];
+                        zm_gz_answer_column(&tree, k, col);
+                        snprintf(name, sizeof name, "%s_%s_fraction", task, col);
+                        snprintf(ds, sizeof ds, "%s#%d", fp, k);
+                        rc = zm_catalogue_register(s, name, ds, err);
+                    }
+                } else {
+                    snprintf(v, sizeof v, "%.6g", mv.acc);
+                    zm_store_set_attr(s, fp, "val_accuracy", v);
+                    snprintf(v, sizeof v, "%.6g", mt.acc);
+                    zm_store_set_attr(s, fp, "test_accuracy", v);
+                    snprintf(v, sizeof v, "%.6g", mt.auc);
+                    zm_store_set_attr(s, fp, "test_roc_auc", v);
+                    snprintf(v, sizeof v, "finetune_%.60s", task);
+                    rc = zm_catalogue_register(s, v, fp, err);
+                }
             }
         }
         free(pred), free(lab);
@@ -728,7 +869,14 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     if (!rc) rc = zm_reject_canonicalise(s, rej_from, ctx, err);
     if (!rc) {
         char summary[768];
-        if (r.task.kind == ZM_TASK_REGRESSION)
+        if (is_tree)
+            snprintf(summary, sizeof summary, "%s (tree, %d questions, %d answers, %s) on %ld labels: %d epochs (best %d), "
+                     "validation loss %.4g per galaxy; vote fractions: validation mean absolute error %.4f, test %.4f (first "
+                     "question %.4f; %ld test labels); %.1f samples/s on %d rank(s); model %s; predictions in "
+                     "/finetune/%s/prediction", task, tree.nquestions, tree.nanswers, mname, ntr, res.epochs_run,
+                     res.best_epoch + 1, res.best_val, mv.mae, mt.mae, mt.mae_q0, nte, res.images_per_s, ctx->size, output,
+                     task);
+        else if (r.task.kind == ZM_TASK_REGRESSION)
             snprintf(summary, sizeof summary, "%s (%s, %s) on %ld labels: %d epochs (best %d), validation RMSE %.4g, test RMSE "
                      "%.4g (%ld); %.1f samples/s on %d rank(s); model %s; predictions in /finetune/%s/prediction",
                      task, "regression", mname, ntr, res.epochs_run, res.best_epoch + 1, mv.rmse, mt.rmse, nte,
@@ -755,6 +903,7 @@ done:;
     zm_stamp_cache_free(&c);
     labelset_free(&L);
     zm_reject_free(&rej);
+    zm_gz_schema_free(&tree);
     free(train), free(val), free(test), free(weights), free(use), free(split);
     zm_store_close(s);
     return rc ? ZM_EXIT_INPUT : interrupted ? ZM_EXIT_INTERRUPTED : 0;
@@ -819,7 +968,7 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
     }
     labelset L = {0};
     zm_reject_list rej = {0};
-    int rc = read_labels(ctx, s, p, path, ZM_TASK_BINARY, &L, &rej, err);
+    int rc = read_labels(ctx, s, p, path, ZM_TASK_BINARY, NULL, &L, &rej, err);
     zm_reject_free(&rej);
     if (rc) return rc;
     int need_img = 0, need_emb = 0;
@@ -902,7 +1051,7 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
                 base_cfg(p, &r);
                 r.info = info;
                 r.method = meth[mi];
-                r.task = (zm_task){ZM_TASK_BINARY, 2, NULL};
+                r.task = (zm_task){ZM_TASK_BINARY, 2, NULL, NULL};
                 r.seed = (unsigned long long)(1000 + sd);
                 r.patience = 0;
                 long bsz = r.batch < ntr ? r.batch : ntr;

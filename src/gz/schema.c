@@ -151,6 +151,11 @@ int zm_gz_schema_parse(zm_gz_schema *s, const char *text, const char *what, zm_e
         }
         if (rc) break;
         q->nanswers = s->nanswers - q->first;
+        if (q->nanswers > 64) { /* zm_gz_dirichlet_loss keeps a question's answers on the stack */
+            rc = zm_err_set(err, ZM_EFORMAT, "decision tree %s line %d: question '%s' has %d answers; at "
+                            "most 64 are supported", what, line, qname, q->nanswers);
+            break;
+        }
         if (q->nanswers < 2) {
             rc = zm_err_set(err, ZM_EFORMAT, "decision tree %s line %d: question '%s' needs at "
                             "least 2 answers", what, line, qname);

@@ -561,7 +561,9 @@ static int run_ops(zm_net *net, int from, int n, zm_mode mode, zm_err *err)
                               ti->w, to->c, op->k, op->s, op->d, op->g, net->work);
             break;
         case ZM_OP_BN:
-            if (mode == ZM_MODE_TRAIN)
+            /* frozen blocks (below train_from) run in inference mode, as Keras/Zoobot
+             * freeze layers: running statistics used, not updated */
+            if (mode == ZM_MODE_TRAIN && op->block >= net->train_from)
                 zm_batchnorm_forward_train(out, net->save + op->save, net->state + op->rm,
                                            net->state + op->rv, in, P + op->w, P + op->b, n,
                                            ti->c, ti->h * ti->w, op->eps, op->momentum);
@@ -737,6 +739,25 @@ int zm_net_block_params(const zm_net *net, int b, size_t *off, size_t *count)
 }
 
 void zm_net_set_trainable_from(zm_net *net, int b) { net->train_from = b < 0 ? 0 : b; }
+
+size_t zm_net_frozen_state(const zm_net *net)
+{
+    size_t end = 0;
+    for (int o = 0; o < net->n_ops; o++) {
+        const zm_op *op = &net->ops[o];
+        if (op->kind != ZM_OP_BN || op->block >= net->train_from) continue;
+        size_t c = (size_t)net->t[op->in0].c, e = (size_t)(op->rm > op->rv ? op->rm : op->rv) + c;
+        if (e > end) end = e;
+    }
+    /* state is laid out in op order and blocks in order, so the frozen part is a prefix */
+    for (int o = 0; o < net->n_ops; o++) {
+        const zm_op *op = &net->ops[o];
+        if (op->kind == ZM_OP_BN && op->block >= net->train_from && ((size_t)op->rm < end || (size_t)op->rv < end))
+            ZM_ABORT("network %s: running statistics of trainable layer %s lie among the frozen ones", net->arch,
+                     op->name);
+    }
+    return end;
+}
 
 const zm_param *zm_net_param(const zm_net *net, const char *name)
 {

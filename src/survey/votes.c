@@ -41,7 +41,7 @@ int zm_votes_read(const char *path, const zm_gz_schema *s, const char *id_column
         if (cid < 0) rc = zm_err_set(err, ZM_EMISSING, "vote table %s: id column '%s' is missing", path, id_column);
     } else if (!rc && (cra < 0 || cdec < 0)) {
         rc = zm_err_set(err, ZM_EMISSING, "vote table %s: column '%s' is missing (positions are "
-                        "needed to match votes to galaxies; or set [labels] match = id)",
+                        "needed to match votes to galaxies; or set match = id in [labels], or in [finetune] for kind = tree)",
                         path, cra < 0 ? "ra" : "dec");
     }
     if (rc) {

@@ -6,8 +6,14 @@
 #include <stdlib.h>
 
 #include "zoomorph/error.h"
+#include "zoomorph/gzloss.h"
 
-int zm_task_outputs(const zm_task *t) { return t->kind == ZM_TASK_MULTICLASS ? t->nclass : 1; }
+int zm_task_outputs(const zm_task *t)
+{
+    return t->kind == ZM_TASK_MULTICLASS ? t->nclass : t->kind == ZM_TASK_TREE ? t->tree->nanswers : 1;
+}
+
+int zm_task_label_width(const zm_task *t) { return t->kind == ZM_TASK_TREE ? t->tree->nanswers : 1; }
 
 static double weight_of(const zm_task *t, int k)
 {
@@ -21,7 +27,10 @@ double zm_task_loss(const zm_task *t, const float *y, const float *label, int n,
     for (int i = 0; i < n; i++) {
         const float *yi = y + (size_t)i * K;
         float *di = dy + (size_t)i * K;
-        if (t->kind == ZM_TASK_BINARY) {
+        if (t->kind == ZM_TASK_TREE) {
+            /* the pretraining loss itself (src/gz/dirichlet.c), not a second implementation */
+            total += zm_gz_dirichlet_loss(t->tree, yi, label + (size_t)i * K, di, NULL);
+        } else if (t->kind == ZM_TASK_BINARY) {
             double x = yi[0], z = label[i] > 0.5f ? 1.0 : 0.0, w = weight_of(t, (int)z);
             double sp = fmax(x, 0.0) + log1p(exp(-fabs(x))); /* softplus(x) = -log(1 - sigmoid) */
             total += w * (sp - z * x);
@@ -46,9 +55,13 @@ double zm_task_loss(const zm_task *t, const float *y, const float *label, int n,
 void zm_task_predict(const zm_task *t, const float *y, int n, float *out)
 {
     const int K = zm_task_outputs(t);
+    float *a = t->kind == ZM_TASK_TREE ? zm_malloc((size_t)K * sizeof *a) : NULL;
     for (int i = 0; i < n; i++) {
         const float *yi = y + (size_t)i * K;
-        if (t->kind == ZM_TASK_BINARY) {
+        if (t->kind == ZM_TASK_TREE) {
+            zm_gz_concentration(yi, K, a);
+            zm_gz_vote_fraction(t->tree, a, out + (size_t)i * K);
+        } else if (t->kind == ZM_TASK_BINARY) {
             out[i] = (float)(1.0 / (1.0 + exp(-(double)yi[0])));
         } else if (t->kind == ZM_TASK_MULTICLASS) {
             double m = yi[0], s = 0;
@@ -59,6 +72,7 @@ void zm_task_predict(const zm_task *t, const float *y, int n, float *out)
             out[i] = yi[0];
         }
     }
+    free(a);
 }
 
 int zm_task_class(const zm_task *t, const float *pred)
@@ -71,6 +85,27 @@ int zm_task_class(const zm_task *t, const float *pred)
         return best;
     }
     return 0;
+}
+
+double zm_task_tree_mae(const zm_task *t, const float *pred, const float *counts, long n, int q, long *npairs)
+{
+    const zm_gz_schema *s = t->tree;
+    const int A = s->nanswers;
+    double sum = 0;
+    long pairs = 0;
+    for (long i = 0; i < n; i++)
+        for (int j = q >= 0 ? q : 0; j < (q >= 0 ? q + 1 : s->nquestions); j++) {
+            const zm_gz_question *Q = &s->q[j];
+            const float *k = counts + (size_t)i * A + Q->first, *p = pred + (size_t)i * A + Q->first;
+            double N = 0, e = 0;
+            for (int a = 0; a < Q->nanswers; a++) N += k[a];
+            if (!(N > 0)) continue;
+            for (int a = 0; a < Q->nanswers; a++) e += fabs((double)p[a] - k[a] / N);
+            sum += e / Q->nanswers;
+            pairs++;
+        }
+    if (npairs) *npairs = pairs;
+    return pairs ? sum / (double)pairs : NAN;
 }
 
 void zm_task_balance_weights(const long *counts, int nclass, float *weights)

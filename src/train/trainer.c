@@ -316,9 +316,13 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
             res->allreduce_seconds += zm_now() - t_ar;
             if (cfg->clip > 0) zm_grad_clip(net->grads, net->n_params, cfg->clip);
             zm_adam_step(opt, net->params, net->grads, (float)zm_lr_at(&cfg->lr, step));
-            if (ctx->size > 1 && net->n_state) {
-                ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, net->state, (int)net->n_state, MPI_FLOAT, MPI_SUM, ctx->comm));
-                for (size_t i = 0; i < net->n_state; i++) net->state[i] /= (float)ctx->size;
+            /* the frozen blocks' running statistics do not move (zm_net_set_trainable_from):
+             * averaged only above them, so they stay bit for bit the same on any rank count */
+            const size_t fs = zm_net_frozen_state(net);
+            if (ctx->size > 1 && net->n_state > fs) {
+                ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, net->state + fs, (int)(net->n_state - fs), MPI_FLOAT, MPI_SUM,
+                                           ctx->comm));
+                for (size_t i = fs; i < net->n_state; i++) net->state[i] /= (float)ctx->size;
             }
             ep_loss += b.parts[np];
             for (int q = 0; q < np; q++) ep_parts[q] += b.parts[q];

@@ -354,6 +354,60 @@ START_TEST(frozen_bn_backward)
 }
 END_TEST
 
+/* mode = top: the frozen blocks run in inference mode, as Keras/Zoobot freeze them. A
+ * TRAIN forward with the lower blocks frozen leaves their batch-norm running statistics
+ * unchanged and normalises with them (not with the batch's), so their outputs are those
+ * of an EVAL pass; the trainable blocks still use batch statistics and update theirs. */
+START_TEST(frozen_bn_running_stats)
+{
+    /* no stochastic depth: a frozen block's residual branches would be dropped at random
+     * in TRAIN mode (it is noise, not state; Keras freezes only batch norm's mode) */
+    zm_net_config c = zm_net_config_default("zoonet");
+    c.in_size = 32;
+    c.n_out = 3;
+    c.max_batch = 2;
+    c.seed = 4;
+    c.drop_path = 0;
+    zm_net *n = NULL;
+    zm_err err = {0};
+    ck_assert_int_eq(zm_net_create(&n, &c, &err), 0);
+    zm_rng r;
+    zm_rng_seed(&r, 12, 0);
+    for (size_t i = 0; i < n->n_state; i++) n->state[i] = 0.5f + 0.5f * (float)zm_rng_uniform(&r);
+    const int from = n->n_blocks - 2;
+    zm_net_set_trainable_from(n, from);
+    size_t fs = zm_net_frozen_state(n);
+    ck_assert(fs > 0 && fs < n->n_state);
+    /* the last op of the frozen blocks */
+    int last = -1;
+    for (int o = 0; o < n->n_ops; o++)
+        if (n->ops[o].block < from) last = o;
+    ck_assert(last >= 0);
+    const zm_tensor *t = &n->t[n->ops[last].out];
+    const size_t cnt = (size_t)t->c * t->h * t->w * 2;
+    float x[2 * 32 * 32];
+    fill(x, 2 * 32 * 32, 31);
+    float *state0 = zm_malloc(4 * n->n_state), *ev = zm_malloc(4 * cnt);
+    memcpy(state0, n->state, 4 * n->n_state);
+    ck_assert(zm_net_forward(n, x, 2, ZM_MODE_EVAL, &err) == 0);
+    memcpy(ev, zm_net_tensor(n, n->ops[last].out), 4 * cnt);
+    ck_assert(zm_net_forward(n, x, 2, ZM_MODE_TRAIN, &err) == 0);
+    ck_assert_msg(memcmp(state0, n->state, 4 * fs) == 0, "running statistics of frozen blocks changed in TRAIN mode");
+    ck_assert_msg(memcmp(state0 + fs, n->state + fs, 4 * (n->n_state - fs)) != 0,
+                  "running statistics of trainable blocks not updated");
+    ck_assert_msg(memcmp(ev, zm_net_tensor(n, n->ops[last].out), 4 * cnt) == 0,
+                  "frozen blocks normalised with batch statistics in TRAIN mode");
+    /* every block trainable: batch statistics again, running statistics move */
+    zm_net_set_trainable_from(n, 0);
+    ck_assert_uint_eq(zm_net_frozen_state(n), 0);
+    memcpy(n->state, state0, 4 * n->n_state);
+    ck_assert(zm_net_forward(n, x, 2, ZM_MODE_TRAIN, &err) == 0);
+    ck_assert(memcmp(state0, n->state, 4 * fs) != 0);
+    free(state0), free(ev);
+    zm_net_free(n);
+}
+END_TEST
+
 START_TEST(optimiser)
 {
     /* one AdamW and one Adam(L2) step by hand */
@@ -407,6 +461,7 @@ int main(void)
     tcase_add_test(tc, dropout_modes);
     tcase_add_test(tc, blocks_and_freezing);
     tcase_add_test(tc, frozen_bn_backward);
+    tcase_add_test(tc, frozen_bn_running_stats);
     tcase_add_test(tc, optimiser);
     suite_add_tcase(s, tc);
     return zt_run_suite(s);
