@@ -3,10 +3,12 @@
 # rings (the simulator's rings.csv, matched by ra/dec) with a frozen encoder on 1, 2 and 3
 # ranks (the same predictions and weights), every galaxy predicted (NaN for rejected
 # stamps), metrics checked against scikit-learn; the top blocks unfrozen (lower blocks
-# unchanged, top ones changed); a run killed after an epoch resumes and ends with the
-# weights of an uninterrupted run; multi-class and regression labels by store id; bad
-# inputs: a missing column, unknown ids and non-numeric labels (listed, skipped), a
-# single class, too few labels for the validation split, too many blocks to unfreeze;
+# unchanged, top ones changed); a run killed (SIGKILL, one rank) after an epoch on 2 and
+# 3 ranks fails promptly, leaves a store that opens, resumes and ends with the weights and
+# store rows of an uninterrupted run on the same rank count; multi-class and regression
+# labels by store id; bad inputs: a missing column, unknown ids and non-numeric labels
+# (listed, skipped), a single class, too few labels for the validation split, too many
+# blocks to unfreeze;
 # --learning-curve writes its table and plot.
 set -euo pipefail
 source "$ZM_SOURCE_DIR/tests/e2e/lib.sh"
@@ -66,8 +68,10 @@ h = f["finetune/rings/history"][:]
 assert h.shape[0] == 12 and np.isfinite(h).all()
 PY
 
-# the top 2 blocks unfrozen: blocks below unchanged, the top ones trained
-zt_mpi 2 finetune "${common[@]}" "${ft[@]}" --set store.path="$work/s2.h5" --set finetune.mode=top \
+# the top 2 blocks unfrozen: blocks below unchanged, the top ones trained (on a copy: s2.h5
+# keeps the frozen run's rows for the kill test below)
+cp s2.h5 top_s.h5
+zt_mpi 2 finetune "${common[@]}" "${ft[@]}" --set store.path="$work/top_s.h5" --set finetune.mode=top \
   --set finetune.epochs=2 --set finetune.output="$work/top.h5" > top.log 2>&1
 grep -q "finetune: rings (binary, 2 classes, top)" top.log
 $ZM_PYTHON - "$work" "$ZM_SOURCE_DIR/models/zoonet-gz-sim.h5" <<'PY'
@@ -80,27 +84,55 @@ print(f"top mode: lower blocks changed by {low:.1e}, last two blocks by {top:.1e
 assert low == 0 and top > 0 and top2 > 0
 PY
 
-# killed after epoch 5 (index 4), resumed: the weights of an uninterrupted run
-cp s.h5 k.h5
-set +e
-ZM_FAULT_KILL=finetune:4:1 timeout 120 mpirun --oversubscribe -np 2 "$ZM_BIN" finetune "${common[@]}" "${ft[@]}" \
-  --set store.path="$work/k.h5" --set finetune.output="$work/k.h5.model" > kill.log 2>&1; rc=$?
-set -e
-[ $rc != 0 ] && grep -q "ZM_FAULT_KILL" kill.log && test -e k.h5.model.ckpt
-rm -f k.h5.lock
-zt_mpi 2 finetune "${common[@]}" "${ft[@]}" --set store.path="$work/k.h5" --set finetune.output="$work/k.h5.model" > resume.log 2>&1
-grep -q "resuming from .*k.h5.model.ckpt after epoch 5" resume.log
-$ZM_PYTHON - "$work" <<'PY'
+# killed after epoch 5 (index 4) on 2 and 3 ranks (rank 1 of 2; rank 0 of 3, the one that
+# writes the checkpoint and the store), resumed on as many ranks: the job fails promptly
+# (SIGKILL, no hang), the store opens with finetune "running", and the rerun resumes from
+# the checkpoint and ends with the weights and store rows of the uninterrupted run on
+# that rank count (rings2/s2, rings3/s3 above), bit for bit
+for np in 2 3; do
+  victim=$(( np == 2 ? 1 : 0 ))
+  cp s.h5 k$np.h5
+  set +e
+  start=$(date +%s)
+  ZM_FAULT_KILL=finetune:4:$victim timeout 120 mpirun --oversubscribe -np $np "$ZM_BIN" finetune "${common[@]}" "${ft[@]}" \
+    --set store.path="$work/k$np.h5" --set finetune.output="$work/k$np.h5.model" > kill$np.log 2>&1; rc=$?
+  set -e
+  echo "np $np: killed run (rank $victim) exit status $rc after $(( $(date +%s) - start )) s"
+  grep -q "ZM_FAULT_KILL: rank $victim of stage finetune killing itself after round 4" kill$np.log \
+    || { echo "FAIL: the fault was not injected"; cat kill$np.log; exit 1; }
+  test $rc -ne 0 -a $rc -ne 124      # it failed, and within the timeout (no hang)
+  test -s k$np.h5.model.ckpt         # the checkpoint of epoch 5
+  test ! -e k$np.h5.model            # no weights from the killed run
+  rm -f k$np.h5.lock                 # the killed run's lock (same host, process gone)
+  $ZM_PYTHON - "$work/k$np.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")   # the store still opens
+st = f["meta/stages/finetune"].attrs["status"].decode()
+assert st == "running", "the killed run must not be marked complete: " + st
+assert "finetune/rings" not in f, "no results from the killed run"
+PY
+  zt_mpi $np finetune "${common[@]}" "${ft[@]}" --set store.path="$work/k$np.h5" \
+    --set finetune.output="$work/k$np.h5.model" > resume$np.log 2>&1
+  grep -q "resuming from .*k$np.h5.model.ckpt after epoch 5" resume$np.log \
+    || { echo "FAIL: the rerun did not resume from epoch 5"; cat resume$np.log; exit 1; }
+  test ! -e k$np.h5.model.ckpt
+  $ZM_PYTHON - "$work" $np <<'PY'
 import sys, h5py, numpy as np
-w = sys.argv[1]
-a, b = h5py.File(f"{w}/rings2.h5", "r")["tensors"], h5py.File(f"{w}/k.h5.model", "r")["tensors"]
-assert sorted(a) == sorted(b)
+w, n = sys.argv[1], sys.argv[2]
+a, b = h5py.File(f"{w}/rings{n}.h5", "r")["tensors"], h5py.File(f"{w}/k{n}.h5.model", "r")["tensors"]
+assert sorted(a) == sorted(b) and len(a)
 for k in a:
     assert np.array_equal(a[k][:], b[k][:]), k
-pa, pb = h5py.File(f"{w}/s2.h5", "r")["finetune/rings/split"][:], h5py.File(f"{w}/k.h5", "r")["finetune/rings/split"][:]
-assert np.array_equal(pa, pb)
-print(f"killed after epoch 5 and resumed: all {len(a)} tensors equal bit for bit to an uninterrupted run")
+s, t = h5py.File(f"{w}/s{n}.h5", "r"), h5py.File(f"{w}/k{n}.h5", "r")
+assert t["meta/stages/finetune"].attrs["status"] == b"complete"
+assert np.array_equal(s["galaxies/id"][:], t["galaxies/id"][:])
+for name in ["prediction", "label", "split", "history"]:
+    x, y = s[f"finetune/rings/{name}"][:], t[f"finetune/rings/{name}"][:]
+    assert x.shape == y.shape and np.array_equal(x, y, equal_nan=True), name
+print(f"{n} ranks: killed after epoch 5 and resumed: all {len(a)} tensors and the store's predictions, "
+      f"labels, split and history equal the uninterrupted run's bit for bit")
 PY
+done
 
 # multi-class and regression by store id; bad rows are listed and skipped
 $ZM_PYTHON - "$work" <<'PY'
