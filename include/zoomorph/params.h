@@ -62,10 +62,15 @@ long long zm_param_int(const zm_params *p, const char *name);
 double zm_param_real(const zm_params *p, const char *name);
 int zm_param_bool(const zm_params *p, const char *name);
 const char *zm_param_str(const zm_params *p, const char *name);
-/* Splits a LIST (or STR) at commas into trimmed words; returns the count (at most
- * max) and writes pointers into buf-owned storage; buf must hold strlen(value)+1. */
+/* Splits a LIST (or STR) at commas into trimmed words; returns the count and writes
+ * pointers into buf-owned storage; -1 (nothing silently dropped) when the value has more
+ * than max words or does not fit in buf (bufsize > strlen(value)). */
 int zm_param_list(const zm_params *p, const char *name, char **items, int max, char *buf,
                   int bufsize);
+/* The same without limits: *items and *buf are allocated (free both); returns the count. */
+int zm_param_list_alloc(const zm_params *p, const char *name, char ***items, char **buf);
+/* The error for a list zm_param_list refused: names the key and the limit. */
+int zm_param_list_error(const char *name, int max, zm_err *err);
 /* 1 if given in the file or by --set, 0 if only a default or nothing. */
 int zm_param_is_set(const zm_params *p, const char *name);
 /* ZM_ECONFIG naming the key and the stage unless it has a value. */

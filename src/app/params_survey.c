@@ -19,7 +19,8 @@ static const zm_param_def defs[] = {
     {"survey.root", ZM_PT_STR, NULL, NOR, NULL, "",
      "survey directory in the Legacy Surveys layout (coadd/AAA/<brick>/, tractor/AAA/)"},
     {"survey.bricks", ZM_PT_LIST, "", NOR, NULL, "",
-     "bricks to process (comma-separated names); empty: every brick under root/coadd"},
+     "bricks to process: comma-separated names, or a text file with one name per line (first word; # "
+     "comments); empty: every brick under root/coadd"},
     {"survey.bands", ZM_PT_LIST, "g,r,z", NOR, NULL, "",
      "band letters in g, r, z order as the stretch expects"},
     {"survey.allow_missing_bands", ZM_PT_BOOL, "false", NOR, NULL, "",

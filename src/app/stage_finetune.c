@@ -944,6 +944,8 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
     char buf[1024], *sz[32], buf2[512], *mt[8];
     int nsizes = zm_param_list(p, "finetune.lc_sizes", sz, 32, buf, sizeof buf);
     int nmeth = zm_param_list(p, "finetune.lc_methods", mt, 8, buf2, sizeof buf2);
+    if (nsizes < 0) return zm_param_list_error("finetune.lc_sizes", 32, err);
+    if (nmeth < 0) return zm_param_list_error("finetune.lc_methods", 8, err);
     const int nseeds = (int)zm_param_int(p, "finetune.lc_seeds");
     long sizes[32];
     int meth[8];

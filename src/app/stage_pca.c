@@ -21,6 +21,11 @@ static int run_pca(const zm_stage_args *a, zm_err *err)
     if (zm_stage_open_store(a, 1, "embed", &s, err)) return ZM_EXIT_INPUT;
     char *items[16], buf[256];
     int nsizes = zm_param_list(p, "pca.sizes", items, 16, buf, sizeof buf), kmax = 0, sizes[16];
+    if (nsizes < 0) {
+        zm_store_close(s);
+        zm_param_list_error("pca.sizes", 16, err);
+        return ZM_EXIT_INPUT;
+    }
     unsigned long long dims[4] = {0};
     int rc = zm_store_shape(s, "/representation/embedding", dims, err) == 2 ? 0 : ZM_ESTATE;
     const int D = (int)dims[1];

@@ -35,16 +35,49 @@ typedef struct {
 
 /* ---- inputs --------------------------------------------------------------- */
 
+/* [survey] bricks naming a file: one brick name per line (its first word; blank lines and
+ * # comments skipped). Every rank reads it (a small file). */
+static int bricks_from_file(const char *path, char (**names)[ZM_BRICKNAME_LEN], int *n, zm_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return zm_err_set(err, ZM_ECONFIG, "config key [survey] bricks: %s is neither a brick name (like 1238p245) "
+                              "nor a readable file of brick names", path);
+    char line[1024];
+    int cap = 0, lineno = 0, rc = 0;
+    *n = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        lineno++;
+        char word[64] = "";
+        if (sscanf(line, "%63s", word) != 1 || word[0] == '#') continue;
+        if (!zm_brickname_valid(word)) {
+            rc = zm_err_set(err, ZM_ECONFIG, "config key [survey] bricks: file %s line %d: '%s' is not a brick name "
+                            "(like 1238p245)", path, lineno, word);
+            break;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            *names = zm_realloc(*names, (size_t)cap * sizeof **names);
+        }
+        snprintf((*names)[(*n)++], ZM_BRICKNAME_LEN, "%s", word);
+    }
+    if (!rc && ferror(f)) rc = zm_err_set(err, ZM_EIO, "config key [survey] bricks: reading %s failed", path);
+    fclose(f);
+    if (!rc && *n == 0) rc = zm_err_set(err, ZM_ECONFIG, "config key [survey] bricks: file %s names no brick", path);
+    return rc;
+}
+
 static int list_bricks(const zm_stage_args *a, input_list *L, zm_err *err)
 {
     const zm_ctx *ctx = a->ctx;
     if (zm_param_require(a->params, "survey.root", "plan", err)) return err->code;
     const char *root = zm_param_str(a->params, "survey.root");
-    char *items[4096], buf[65536];
-    int n = zm_param_list(a->params, "survey.bricks", items, 4096, buf, sizeof buf);
+    char **items = NULL, *buf = NULL;
+    int n = zm_param_list_alloc(a->params, "survey.bricks", &items, &buf);
     char(*names)[ZM_BRICKNAME_LEN] = NULL;
     int rc = 0;
-    if (n > 0) {
+    if (n == 1 && !zm_brickname_valid(items[0])) {
+        rc = bricks_from_file(items[0], &names, &n, err);
+    } else if (n > 0) {
         names = zm_calloc((size_t)n, sizeof *names);
         for (int i = 0; i < n && !rc; i++) {
             if (!zm_brickname_valid(items[i]))
@@ -54,7 +87,9 @@ static int list_bricks(const zm_stage_args *a, input_list *L, zm_err *err)
                                 items[i]);
             snprintf(names[i], ZM_BRICKNAME_LEN, "%s", items[i]);
         }
-    } else {
+    }
+    free(items), free(buf);
+    if (!rc && n <= 0) {
         /* rank 0 lists the directory tree; everyone gets the list */
         if (ctx->rank == 0) rc = zm_survey_list_bricks(root, &names, &n, err);
         ZM_CHECK_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, ctx->comm));
@@ -205,11 +240,12 @@ static int plan_brick(const zm_stage_args *a, const char *root, const char *bric
     return 0;
 }
 
-static void selection_from_params(const zm_params *p, zm_selection *sel)
+static int selection_from_params(const zm_params *p, zm_selection *sel, zm_err *err)
 {
     memset(sel, 0, sizeof *sel);
     char *items[16], buf[512];
     sel->ntypes = zm_param_list(p, "select.types", items, 16, buf, sizeof buf);
+    if (sel->ntypes < 0) return zm_param_list_error("select.types", 16, err);
     for (int i = 0; i < sel->ntypes; i++) snprintf(sel->types[i], sizeof sel->types[i], "%s", items[i]);
     sel->require_primary = zm_param_bool(p, "select.brick_primary");
     const char *mb = zm_param_str(p, "select.mag_band");
@@ -218,6 +254,7 @@ static void selection_from_params(const zm_params *p, zm_selection *sel)
     sel->mag_max = zm_param_real(p, "select.mag_max");
     sel->r50_min = zm_param_real(p, "select.r50_min");
     sel->r50_max = zm_param_real(p, "select.r50_max");
+    return 0;
 }
 
 /* ---- the stage ------------------------------------------------------------------ */
@@ -230,7 +267,7 @@ static int run_plan(const zm_stage_args *a, zm_err *err)
     int wanted[ZM_MAX_BANDS];
     if (zm_survey_bands(p, wanted, err) < 0) return ZM_EXIT_INPUT;
     zm_selection sel;
-    selection_from_params(p, &sel);
+    if (selection_from_params(p, &sel, err)) return ZM_EXIT_INPUT;
     input_list L = {0};
     cutout_table ct = {0};
     int rc = bricks_mode ? list_bricks(a, &L, err) : read_cutout_table(a, &ct, &L, err);

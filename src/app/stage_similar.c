@@ -356,6 +356,11 @@ static int run_similar(const zm_stage_args *a, zm_err *err)
     if (q.n == 0) {
         char qbuf[4096], *items[256];
         int ni = zm_param_list(p, "similar.queries", items, 256, qbuf, sizeof qbuf);
+        if (ni < 0) {
+            zm_param_list_error("similar.queries", 256, err);
+            q_free(&q);
+            return ZM_EXIT_INPUT;
+        }
         for (int i = 0; i < ni; i++) {
             char *end = NULL;
             long long v = strtoll(items[i], &end, 10);

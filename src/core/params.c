@@ -221,6 +221,24 @@ static int on_ini_line(void *user, const char *section, const char *key, const c
     return 1;
 }
 
+/* libinih reads lines of at most INI_MAX_LINE - 1 characters and parses the rest of a
+ * longer line as a line of its own; refuse such a file with a message instead. Rewinds f. */
+static int long_line(FILE *f, const char *path, zm_err *err)
+{
+    int c, line = 1, len = 0, rc = 0;
+    while (!rc && (c = getc(f)) != EOF) {
+        if (c == '\n') {
+            line++, len = 0;
+        } else if (++len >= INI_MAX_LINE - 1) {
+            rc = zm_err_set(err, ZM_ECONFIG,
+                            "config file %s line %d: longer than %d characters; a long list (like [survey] "
+                            "bricks) can go in a file named by the key", path, line, INI_MAX_LINE - 2);
+        }
+    }
+    rewind(f);
+    return rc;
+}
+
 static int apply_override(zm_params *p, const char *ov, zm_err *err)
 {
     const char *eq = strchr(ov, '=');
@@ -228,6 +246,9 @@ static int apply_override(zm_params *p, const char *ov, zm_err *err)
         return zm_err_set(err, ZM_ECONFIG, "--set '%s': expected section.key=value", ov);
     char name[256], val[4096];
     snprintf(name, sizeof name, "%.*s", (int)(eq - ov), ov);
+    if (strlen(eq + 1) >= sizeof val)
+        return zm_err_set(err, ZM_ECONFIG, "--set %s: value longer than %zu characters (name a file for long lists, "
+                          "like [survey] bricks)", name, sizeof val - 1);
     snprintf(val, sizeof val, "%s", eq + 1);
     trim(name);
     trim(val);
@@ -317,6 +338,9 @@ int zm_params_load(zm_params **out, const zm_param_table *tables, int ntables,
             if (!f) {
                 status = zm_err_set(&local, ZM_EIO, "config file %s: cannot open: %s", ini_path,
                                     strerror(errno));
+            } else if (long_line(f, ini_path, &local)) {
+                status = local.code;
+                fclose(f);
             } else {
                 int line = ini_parse_file(f, on_ini_line, st);
                 fclose(f);
@@ -409,14 +433,34 @@ int zm_param_list(const zm_params *p, const char *name, char **items, int max, c
 {
     const char *v = zm_param_str(p, name);
     if (!v) return 0;
+    if (strlen(v) >= (size_t)bufsize) return -1;
     snprintf(buf, (size_t)bufsize, "%s", v);
     int n = 0;
     char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save)) {
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         trim(tok);
-        if (*tok) items[n++] = tok;
+        if (!*tok) continue;
+        if (n == max) return -1;
+        items[n++] = tok;
     }
     return n;
+}
+
+int zm_param_list_alloc(const zm_params *p, const char *name, char ***items, char **buf)
+{
+    const char *v = zm_param_str(p, name);
+    size_t len = v ? strlen(v) : 0, words = 1;
+    for (size_t i = 0; i < len; i++) words += v[i] == ',';
+    *buf = zm_malloc(len + 1);
+    *items = zm_malloc(words * sizeof **items);
+    return zm_param_list(p, name, *items, (int)words, *buf, (int)(len + 1));
+}
+
+int zm_param_list_error(const char *name, int max, zm_err *err)
+{
+    const char *dot = strchr(name, '.');
+    return zm_err_set(err, ZM_ECONFIG, "config key [%.*s] %s: more than %d items (or too long a value)",
+                      dot ? (int)(dot - name) : 0, name, dot ? dot + 1 : name, max);
 }
 
 int zm_param_is_set(const zm_params *p, const char *name)

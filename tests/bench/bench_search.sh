@@ -6,7 +6,10 @@
 # and memory; zoomorph's query throughput on 1 and 2 ranks; hnswlib (Debian python3-hnswlib:
 # HNSW, M 16, ef_construction 200, built on one thread) at each ef of HNSW_EFS, its build time,
 # and the fastest setting of each with recall@10 >= 0.95 (equal recall) as a ratio.
-# usage: tests/bench/bench_search.sh BUILD_DIR [CASES]   (CASES: "N:D:NLIST:NPROBES ...")
+# usage: tests/bench/bench_search.sh BUILD_DIR [CASES]   (CASES: "N:D:NLIST:NPROBES ...", or
+#        "store=STORE=DATASET:NLIST:NPROBES" for a store's own vectors, e.g.
+#        "store=sim20k.h5=/pca/coords_10:128:4,8,16": 1000 of its rows query the rest,
+#        tests/bench/store_vectors.py)
 #        HNSW_EFS=10,20,... to change hnswlib's ef sweep
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -24,10 +27,18 @@ probe() { grep "^$1 nprobe $2 " | awk '{print $5, $7}'; }
 pick() { awk -v n="$1" '$1 == n && $7 >= 0.95 && $5 > q { q = $5; s = $2 " " $3 ": " $5 " QPS (recall " $7 ")" }
                         END { if (q) print q, s; else print 0, "none reaches 0.95" }'; }
 for c in $cases; do
-  IFS=: read -r n d nlist nprobes <<< "$c"
-  work="$build/tmp/bench_search/${n}x${d}"
-  mkdir -p "$work"
-  "$build/tests/bench_search" gen "$work" "$n" "$d"
+  if [[ $c == store=* ]]; then
+    IFS=: read -r spec nlist nprobes <<< "$c"
+    IFS== read -r _ store dset <<< "$spec"
+    work="$build/tmp/bench_search/store$(echo "$dset" | tr / _)"
+    read -r n d <<< "$(/usr/bin/python3 "$src/tests/bench/store_vectors.py" "$store" "$dset" "$work")"
+    echo "($store $dset: $n rows of d = $d, 1000 other rows as queries)"
+  else
+    IFS=: read -r n d nlist nprobes <<< "$c"
+    work="$build/tmp/bench_search/${n}x${d}"
+    mkdir -p "$work"
+    "$build/tests/bench_search" gen "$work" "$n" "$d"
+  fi
   o1=$(mpirun -np 1 "$build/tests/bench_search" run "$work" "$n" "$d" "$nlist" "$nprobes" | tee "$work/ours1.txt")
   o2=$(mpirun -np 2 "$build/tests/bench_search" run "$work" "$n" "$d" "$nlist" "$nprobes" | tee "$work/ours2.txt")
   f=$(/usr/bin/python3 "$src/tests/bench/bench_search_faiss.py" "$work" "$n" "$d" "$nlist" "$nprobes" | tee "$work/faiss.txt")

@@ -46,8 +46,6 @@ fi
 max=0
 for n in "${sizes[@]}"; do [ "$n" -gt "$max" ] && max=$n; done
 need=$(( (max + GPB - 1) / GPB ))
-# plan reads at most 4096 names from [survey] bricks
-[ "$need" -le 4096 ] || { echo "embed_load: $need bricks of $GPB galaxies; at most 4096 (raise GPB)"; exit 2; }
 log=$out/logs
 mkdir -p "$log"
 
@@ -97,7 +95,8 @@ for b in Table.read(sys.argv[1])['brickname']: print(b.decode() if isinstance(b,
 rows=()
 for n in "${sizes[@]}"; do
   k=$(( (n + GPB - 1) / GPB ))
-  list=$(IFS=,; echo "${bricks[*]:0:$k}")
+  list=$out/bricks_$n.txt
+  printf "%s\n" "${bricks[@]:0:$k}" > "$list"
   store=$out/embed_$n.h5
   rm -f "$store" "$store.lock"
   common=(--set survey.root="$survey" --set store.path="$store" --set store.overwrite=true --set survey.bricks="$list"

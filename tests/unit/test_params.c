@@ -50,9 +50,45 @@ START_TEST(typed_values_and_defaults)
     ck_assert_int_eq(zm_param_list(p, "survey.bands", items, 4, buf, sizeof buf), 2);
     ck_assert_str_eq(items[0], "z");
     ck_assert_str_eq(items[1], "r");
+    /* more words than room, or a value longer than the buffer: -1, nothing dropped silently */
+    ck_assert_int_eq(zm_param_list(p, "survey.bands", items, 1, buf, sizeof buf), -1);
+    ck_assert_int_eq(zm_param_list(p, "survey.bands", items, 4, buf, 4), -1);
+    zm_err le = {0};
+    zm_param_list_error("survey.bands", 1, &le);
+    ck_assert_ptr_nonnull(strstr(le.msg, "config key [survey] bands: more than 1 items"));
     ck_assert_int_eq(zm_param_is_set(p, "cutout.size"), 1);
     ck_assert_int_eq(zm_param_is_set(p, "store.overwrite"), 0);
     zm_params_free(p);
+}
+END_TEST
+
+/* a list (like [survey] bricks) may hold more words than any fixed array; a config line
+ * longer than libinih reads, or a --set value longer than 4095 characters, is refused */
+START_TEST(long_lists_unlimited)
+{
+    char *set = malloc(8192), *w = set;
+    w += sprintf(w, "survey.bands=");
+    for (int i = 0; i < 400; i++) w += sprintf(w, "%s%04dp%03d", i ? "," : "", i, i);
+    zm_params *p = NULL;
+    zm_err err = {0};
+    ck_assert_int_eq(load(write_ini("l.ini", "[survey]\nroot = /x\n"), &set, 1, &p, &err), 0);
+    char **items = NULL, *buf = NULL;
+    ck_assert_int_eq(zm_param_list_alloc(p, "survey.bands", &items, &buf), 400);
+    ck_assert_str_eq(items[0], "0000p000");
+    ck_assert_str_eq(items[399], "0399p399");
+    free(items), free(buf);
+    zm_params_free(p);
+    p = NULL;
+    for (int i = 400; i < 500; i++) w += sprintf(w, ",%04dp%03d", i, i);
+    ck_assert_int_ne(load(write_ini("l.ini", "[survey]\nroot = /x\n"), &set, 1, &p, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "--set survey.bands: value longer than 4095 characters"));
+    free(set);
+    char line[400] = "[survey]\nroot = /x\nbands = g";
+    for (int i = 0; i < 100; i++) strcat(line, ",r");
+    strcat(line, "\n");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_ne(load(write_ini("l.ini", line), NULL, 0, &p, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "line 3: longer than"));
 }
 END_TEST
 
@@ -165,6 +201,7 @@ int main(int argc, char **argv)
     Suite *s = suite_create("params");
     TCase *tc = tcase_create("params");
     tcase_add_test(tc, typed_values_and_defaults);
+    tcase_add_test(tc, long_lists_unlimited);
     tcase_add_test(tc, trailing_junk_and_ranges_rejected);
     tcase_add_test(tc, unknown_key_suggests_nearest);
     tcase_add_test(tc, overrides);
