@@ -113,4 +113,22 @@ set +e
 "$ZM_BIN" plan "${common[@]}" --set cutout.size=64x > "$work/junk.log" 2>&1; rc=$?
 set -e
 zt_expect_rc 1 $rc "$work/junk.log" "config key \[cutout\] size = '64x': expected an integer"
+# [survey] bricks naming a file of bricks (one per line, # comments), and a bad one
+printf '# two bricks\n1000p000  first\n\n1005p000\n' > "$work/bricks.txt"
+zt_mpi 2 plan "${common[@]}" --set survey.bricks="$work/bricks.txt" --set store.path="$work/bf.h5" > "$work/bf.log" 2>&1
+$ZM_PYTHON - "$work/bf.h5" <<'PY'
+import sys, h5py
+b = sorted(set(x.decode() for x in h5py.File(sys.argv[1], "r")["galaxies/brickname"][:]))
+assert b == ["1000p000", "1005p000"], b
+print("bricks from a file:", b)
+PY
+printf '1000p000\nbad!\n' > "$work/badbricks.txt"
+set +e
+"$ZM_BIN" plan "${common[@]}" --set survey.bricks="$work/badbricks.txt" --set store.path="$work/bb.h5" > "$work/bb.log" 2>&1; rc=$?
+set -e
+zt_expect_rc 1 $rc "$work/bb.log" "config key [survey] bricks: file $work/badbricks.txt line 2: 'bad!' is not a brick name"
+set +e
+"$ZM_BIN" plan "${common[@]}" --set survey.bricks="$work/nobricks.txt" --set store.path="$work/bb.h5" > "$work/bb.log" 2>&1; rc=$?
+set -e
+zt_expect_rc 1 $rc "$work/bb.log" "is neither a brick name (like 1238p245) nor a readable file of brick names"
 echo "e2e plan_cutout: ok"
