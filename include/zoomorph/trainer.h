@@ -78,7 +78,8 @@ typedef struct {
     double *history;
     int history_stride;
     double images_per_s;   /* training images per second (all ranks) */
-    double step_seconds;   /* time in training steps (rank 0), and of it ... */
+    long timed_steps;      /* steps this call made (not those before a resume) ... */
+    double step_seconds;   /* ... and their time (rank 0), and of it ... */
     double allreduce_seconds; /* ... in the gradient MPI_Allreduce (waiting included) */
     double seconds;
 } zm_train_result;

@@ -330,6 +330,7 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
             step++;
             if (cfg->after_step) cfg->after_step(cfg->after_step_user, step);
             res->step_seconds += zm_now() - t_step;
+            res->timed_steps++;
         }
         if (rc || res->interrupted) break;
         long done_steps = steps_per_epoch;
