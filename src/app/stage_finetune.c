@@ -311,6 +311,14 @@ static int fill_data(zm_store *s, int images, const labelset *L, zm_stamp_cache 
     return rc;
 }
 
+/* A number as a string attribute, as the other stages' summary attributes. */
+static void set_attr_g(zm_store *s, const char *path, const char *name, double value)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%.6g", value);
+    zm_store_set_attr(s, path, name, v);
+}
+
 /* 1 where the row can be used: stamp not rejected and, for frozen, a finite representation. */
 static void usable_rows(zm_store *s, const labelset *L, const zm_stamp_cache *c, int images, unsigned char *use)
 {
@@ -836,12 +844,9 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
                     zm_store_set_attr(s, fp, "columns", cols);
                     zm_store_set_attr(s, fl_, "columns", cols);
                     zm_store_set_attr(s, fp, "tree", zm_param_str(p, "finetune.tree"));
-                    snprintf(v, sizeof v, "%.6g", mv.mae);
-                    zm_store_set_attr(s, fp, "val_fraction_mae", v);
-                    snprintf(v, sizeof v, "%.6g", mt.mae);
-                    zm_store_set_attr(s, fp, "test_fraction_mae", v);
-                    snprintf(v, sizeof v, "%.6g", mt.mae_q0);
-                    zm_store_set_attr(s, fp, "test_fraction_mae_first_question", v);
+                    set_attr_g(s, fp, "val_fraction_mae", mv.mae);
+                    set_attr_g(s, fp, "test_fraction_mae", mt.mae);
+                    set_attr_g(s, fp, "test_fraction_mae_first_question", mt.mae_q0);
                     /* one catalogue column per answer: <task>_<question>_<answer>_fraction */
                     for (int k = 0; k < tree.nanswers && !rc; k++) {
                         char col[ZM_GZ_COL_LEN], name[256], ds[300];
@@ -851,12 +856,9 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
                         rc = zm_catalogue_register(s, name, ds, err);
                     }
                 } else {
-                    snprintf(v, sizeof v, "%.6g", mv.acc);
-                    zm_store_set_attr(s, fp, "val_accuracy", v);
-                    snprintf(v, sizeof v, "%.6g", mt.acc);
-                    zm_store_set_attr(s, fp, "test_accuracy", v);
-                    snprintf(v, sizeof v, "%.6g", mt.auc);
-                    zm_store_set_attr(s, fp, "test_roc_auc", v);
+                    set_attr_g(s, fp, "val_accuracy", mv.acc);
+                    set_attr_g(s, fp, "test_accuracy", mt.acc);
+                    set_attr_g(s, fp, "test_roc_auc", mt.auc);
                     snprintf(v, sizeof v, "finetune_%.60s", task);
                     rc = zm_catalogue_register(s, v, fp, err);
                 }

@@ -14,13 +14,7 @@ set -euo pipefail
 source "$ZM_SOURCE_DIR/tests/e2e/lib.sh"
 work=$(zt_workdir finetune)
 cd "$work"
-sim=(--set simulate.out="$work/survey" --set simulate.bricks=4 --set simulate.brick_size=1200 --set simulate.seed=3
-     --set simulate.galaxies_per_brick=60 --set simulate.stars_per_brick=2 --set simulate.min_separation=10
-     --set simulate.val_fraction=0.25 --set simulate.test_fraction=0.25)
-zt_mpi 2 simulate "${sim[@]}" > sim.log 2>&1
-common=(--set survey.root="$work/survey" --set store.path="$work/s.h5" --set cutout.size=72 --set cutout.channels=grey
-        --set embed.weights="$ZM_SOURCE_DIR/models/zoonet-gz-sim.h5" --set train.micro_batch=8)
-for st in plan cutout embed; do zt_mpi 2 $st "${common[@]}" > $st.log 2>&1; done
+zt_embedded_survey "$work"
 ft=(--set finetune.labels="$work/survey/rings.csv" --set finetune.label_column=ring --set finetune.task=rings
     --set finetune.epochs=12 --set finetune.patience=0 --set finetune.lr=1e-3)
 for np in 1 2 3; do

@@ -11,13 +11,16 @@ compare against), and trains with:
   - Zoobot's augmentation: rotation by a uniform angle (bilinear, reflect fill), random
     horizontal and vertical flips, a random crop to the network's input; validation takes
     the central crop (src/train/augment.c);
-  - Adam (betas 0.9, 0.999, eps 1e-8), constant learning rate, batch B, stamps / 255.
+  - Adam (betas 0.9, 0.999, eps 1e-7 as zoomorph's), batch B, stamps / 255, the learning
+    rate constant or, with --schedule cosine, linear warm-up over --warmup steps then a
+    cosine decay to 0 at the last step (src/nn/optim.c zm_lr_at, the same formula).
 Prints, per epoch, the mean train and validation loss and images/s; at the end a JSON line
 with the final validation loss, per-question validation loss and the per-question MAE of
 the predicted vote fractions on the test galaxies against the volunteers.
 
-usage: pretrain_torch.py STORE EPOCHS [--batch 128] [--lr 1e-3] [--input 64] [--threads 2]
-                          [--out history.json] [--weights out.pt]
+usage: pretrain_torch.py STORE EPOCHS [--batch 128] [--lr 1e-3] [--schedule constant|cosine]
+                          [--warmup 0] [--input 64] [--threads 2] [--out history.json]
+                          [--weights out.pt]
 """
 import argparse
 import json
@@ -93,6 +96,8 @@ def main():
     ap.add_argument("epochs", type=int)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
+    ap.add_argument("--warmup", type=int, default=0)
     ap.add_argument("--input", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
@@ -116,7 +121,16 @@ def main():
     te = np.flatnonzero(has & (split == 2))
     C = imgs.shape[1]
     model = nn_reference.build("zoonet", C, len(cols))
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, eps=1e-7)
+    total = a.epochs * (len(tr) // a.batch)
+
+    def lr_at(step):
+        if a.warmup > 0 and step < a.warmup:
+            return a.lr * (step + 1) / a.warmup
+        if a.schedule == "constant":
+            return a.lr
+        t, span = step - max(a.warmup, 0), total - max(a.warmup, 0)
+        return 0.0 if span <= 0 or t >= span else 0.5 * a.lr * (1 + math.cos(math.pi * t / span))
 
     def batch_x(idx):
         return torch.tensor(imgs[np.sort(idx)], dtype=torch.float32) / scale, np.sort(idx)
@@ -134,7 +148,7 @@ def main():
                 preds.append((r, out))
         return tot / len(rows), (parts / len(rows)).tolist(), preds
 
-    history = []
+    history, step = [], 0
     for ep in range(a.epochs):
         model.train()
         perm = tr[torch.randperm(len(tr), generator=gen).numpy()]
@@ -145,7 +159,10 @@ def main():
             loss = dirichlet_loss(model(x), votes[r], qs).sum(1).mean()
             opt.zero_grad()
             loss.backward()
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
             opt.step()
+            step += 1
             el += loss.item() * len(r)
             seen += len(r)
         dt = time.time() - t0
