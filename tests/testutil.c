@@ -100,3 +100,27 @@ int zt_run_suite_mpi(Suite *s)
     MPI_Allreduce(&rc, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     return any;
 }
+
+void zt_gz_loss_reference(const char *tag, const zm_gz_schema *s, int B, int seed, double **x, double **k,
+                          double **loss, double **grad)
+{
+    const char *dir = zt_tmpdir(tag);
+    char schema[4200], prefix[4200], p[4300];
+    snprintf(schema, sizeof schema, "%s/schema.txt", dir);
+    snprintf(prefix, sizeof prefix, "%s/ref", dir);
+    FILE *f = fopen(schema, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int q = 0; q < s->nquestions; q++) fprintf(f, "%d %d\n", s->q[q].first, s->q[q].nanswers);
+    fclose(f);
+    ck_assert_int_eq(zt_run("%s %s/tests/reference/gz_loss.py %s %s %d %d", zt_env("ZM_PYTHON", "/usr/bin/python3"),
+                            zt_env("ZM_SOURCE_DIR", "."), schema, prefix, B, seed), 0);
+    const size_t n = (size_t)B * s->nanswers;
+    snprintf(p, sizeof p, "%s.x", prefix);
+    *x = zt_read_f64(p, n);
+    snprintf(p, sizeof p, "%s.k", prefix);
+    *k = zt_read_f64(p, n);
+    snprintf(p, sizeof p, "%s.loss", prefix);
+    *loss = zt_read_f64(p, (size_t)B);
+    snprintf(p, sizeof p, "%s.grad", prefix);
+    *grad = zt_read_f64(p, n);
+}

@@ -9,6 +9,8 @@
 #include <check.h>
 #include <stddef.h>
 
+#include "zoomorph/gzschema.h"
+
 #define ZM_SKIP 77
 
 /* Environment variable or a default. */
@@ -23,6 +25,11 @@ int zt_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 double zt_max_rel_diff(const char *name, const float *a, const float *b, size_t n, double floor);
 /* Raw binary files of doubles/floats shared with the Python references (asserting). */
 double *zt_read_f64(const char *path, size_t n);
+/* tests/reference/gz_loss.py (PyTorch autograd) on the tree s: B galaxies drawn with the
+ * seed; returns logits x and counts k (B x answers), the loss per galaxy and its gradient
+ * (B x answers), all to be freed. tag names the temporary directory. */
+void zt_gz_loss_reference(const char *tag, const zm_gz_schema *s, int B, int seed, double **x, double **k,
+                          double **loss, double **grad);
 void zt_write_f64(const char *path, const double *v, size_t n);
 
 /* Runs a Check suite, returns the process exit code. */

@@ -13,24 +13,9 @@ START_TEST(against_pytorch)
     zm_gz_schema s;
     zm_err err = {0};
     ck_assert_int_eq(zm_gz_schema_decals(&s, &err), 0);
-    const char *dir = zt_tmpdir("gzloss");
-    char schema[4200], prefix[4200], p[4300];
-    snprintf(schema, sizeof schema, "%s/schema.txt", dir);
-    snprintf(prefix, sizeof prefix, "%s/ref", dir);
-    FILE *f = fopen(schema, "w");
-    for (int q = 0; q < s.nquestions; q++) fprintf(f, "%d %d\n", s.q[q].first, s.q[q].nanswers);
-    fclose(f);
     const int B = 64, A = s.nanswers;
-    ck_assert_int_eq(zt_run("%s %s/tests/reference/gz_loss.py %s %s %d 7", zt_env("ZM_PYTHON", "/usr/bin/python3"),
-                            zt_env("ZM_SOURCE_DIR", "."), schema, prefix, B), 0);
-    snprintf(p, sizeof p, "%s.x", prefix);
-    double *x = zt_read_f64(p, (size_t)B * A);
-    snprintf(p, sizeof p, "%s.k", prefix);
-    double *k = zt_read_f64(p, (size_t)B * A);
-    snprintf(p, sizeof p, "%s.loss", prefix);
-    double *loss = zt_read_f64(p, (size_t)B);
-    snprintf(p, sizeof p, "%s.grad", prefix);
-    double *grad = zt_read_f64(p, (size_t)B * A);
+    double *x, *k, *loss, *grad;
+    zt_gz_loss_reference("gzloss", &s, B, 7, &x, &k, &loss, &grad);
     float xf[64], kf[64], g[64];
     double worst_l = 0, worst_g = 0;
     for (int b = 0; b < B; b++) {

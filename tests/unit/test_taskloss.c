@@ -99,26 +99,10 @@ START_TEST(tree_against_pytorch)
     zm_gz_schema tr;
     zm_err err = {0};
     ck_assert_int_eq(zm_gz_schema_parse(&tr, "shape: round, disk, odd\nbar: yes, no | shape_disk\n", "(test)", &err), 0);
-    const char *dir = zt_tmpdir("taskloss_tree");
-    char schema[4200], prefix[4200], p[4300];
-    snprintf(schema, sizeof schema, "%s/schema.txt", dir);
-    snprintf(prefix, sizeof prefix, "%s/ref", dir);
-    FILE *f = fopen(schema, "w");
-    ck_assert_ptr_nonnull(f);
-    for (int q = 0; q < tr.nquestions; q++) fprintf(f, "%d %d\n", tr.q[q].first, tr.q[q].nanswers);
-    fclose(f);
     enum { B = 96 };
     const int A = tr.nanswers;
-    ck_assert_int_eq(zt_run("%s %s/tests/reference/gz_loss.py %s %s %d 5", zt_env("ZM_PYTHON", "/usr/bin/python3"),
-                            zt_env("ZM_SOURCE_DIR", "."), schema, prefix, B), 0);
-    snprintf(p, sizeof p, "%s.x", prefix);
-    double *x = zt_read_f64(p, (size_t)B * A);
-    snprintf(p, sizeof p, "%s.k", prefix);
-    double *k = zt_read_f64(p, (size_t)B * A);
-    snprintf(p, sizeof p, "%s.loss", prefix);
-    double *loss = zt_read_f64(p, B);
-    snprintf(p, sizeof p, "%s.grad", prefix);
-    double *grad = zt_read_f64(p, (size_t)B * A);
+    double *x, *k, *loss, *grad;
+    zt_gz_loss_reference("taskloss_tree", &tr, B, 5, &x, &k, &loss, &grad);
     float xf[B * 5], kf[B * 5], dy[B * 5], g1[5], fr[B * 5];
     for (int i = 0; i < B * A; i++) xf[i] = (float)x[i], kf[i] = (float)k[i];
     zm_task t = {ZM_TASK_TREE, 0, NULL, &tr};
