@@ -35,3 +35,15 @@ zt_embedded_survey() {
   local st
   for st in plan cutout embed; do zt_mpi 2 $st "${common[@]}" > $st.log 2>&1; done
 }
+# zt_killed_store STORE STAGE ABSENT: after a killed run, the store still opens, STAGE is
+# marked "running" (not complete) and the stage's result ABSENT is not in it
+zt_killed_store() {
+  $ZM_PYTHON - "$1" "$2" "$3" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")   # the store still opens
+st = f["meta/stages/" + sys.argv[2]].attrs["status"].decode()
+assert st == "running", "the killed run must not be marked complete: " + st
+assert sys.argv[3] not in f, "no %s from the killed run" % sys.argv[3]
+print("after the kill: the store opens,", sys.argv[2], "status", st)
+PY
+}

@@ -98,13 +98,7 @@ for np in 2 3; do
   test -s k$np.h5.model.ckpt         # the checkpoint of epoch 5
   test ! -e k$np.h5.model            # no weights from the killed run
   rm -f k$np.h5.lock                 # the killed run's lock (same host, process gone)
-  $ZM_PYTHON - "$work/k$np.h5" <<'PY'
-import sys, h5py
-f = h5py.File(sys.argv[1], "r")   # the store still opens
-st = f["meta/stages/finetune"].attrs["status"].decode()
-assert st == "running", "the killed run must not be marked complete: " + st
-assert "finetune/rings" not in f, "no results from the killed run"
-PY
+  zt_killed_store "$work/k$np.h5" finetune finetune/rings
   zt_mpi $np finetune "${common[@]}" "${ft[@]}" --set store.path="$work/k$np.h5" \
     --set finetune.output="$work/k$np.h5.model" > resume$np.log 2>&1
   grep -q "resuming from .*k$np.h5.model.ckpt after epoch 5" resume$np.log \

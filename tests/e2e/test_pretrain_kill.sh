@@ -42,14 +42,7 @@ for np in 2 3; do
   test ! -e killed$np.w.h5        # no weights written by the killed run
   test -s killed$np.w.h5.ckpt     # the checkpoint of epoch 1 is there
   rm -f killed$np.h5.lock         # the killed run's lock (same host, process gone)
-  $ZM_PYTHON - "$work/killed$np.h5" <<'PY'
-import sys, h5py
-f = h5py.File(sys.argv[1], "r")   # the store still opens
-st = f["meta/stages/pretrain"].attrs["status"].decode()
-assert st == "running", "the killed run must not be marked complete: " + st
-assert "pretrain/history" not in f, "no history from the killed run"
-print("after the kill: the store opens, pretrain status", st)
-PY
+  zt_killed_store "$work/killed$np.h5" pretrain pretrain/history
   zt_mpi $np pretrain "${common[@]}" "${train[@]}" --set store.path="$work/killed$np.h5" \
     --set model.output="$work/killed$np.w.h5" > resumed$np.log 2>&1
   grep -q "train: resuming from .* after epoch 1" resumed$np.log \
