@@ -134,6 +134,7 @@ typedef struct {
     float *work;
     size_t n_work;
     int train_from;   /* backward skips blocks below this (0 = all) */
+    size_t frozen_state; /* floats of state below train_from (zm_net_frozen_state) */
     int check_finite; /* forward checks every layer's output (default 1) */
     int last_mode;    /* mode of the last forward (backward follows it) */
     int last_n;       /* batch of the last forward */

@@ -738,9 +738,8 @@ int zm_net_block_params(const zm_net *net, int b, size_t *off, size_t *count)
     return net->n_blocks;
 }
 
-void zm_net_set_trainable_from(zm_net *net, int b) { net->train_from = b < 0 ? 0 : b; }
-
-size_t zm_net_frozen_state(const zm_net *net)
+/* The floats of net->state that belong to blocks below train_from. */
+static size_t frozen_state_of(const zm_net *net)
 {
     size_t end = 0;
     for (int o = 0; o < net->n_ops; o++) {
@@ -758,6 +757,14 @@ size_t zm_net_frozen_state(const zm_net *net)
     }
     return end;
 }
+
+void zm_net_set_trainable_from(zm_net *net, int b)
+{
+    net->train_from = b < 0 ? 0 : b;
+    net->frozen_state = frozen_state_of(net);
+}
+
+size_t zm_net_frozen_state(const zm_net *net) { return net->frozen_state; }
 
 const zm_param *zm_net_param(const zm_net *net, const char *name)
 {
