@@ -81,27 +81,9 @@ static int by_row(const void *a, const void *b)
     return (x->line > y->line) - (x->line < y->line);
 }
 
-/* The rows of a label table before matching: A label values per row, ok, why (a
- * rejected row's reason, "" if ok), id or ra/dec, split and file line. */
-typedef struct {
-    long n;
-    int A;
-    float *lab;
-    unsigned char *ok, *split;
-    char (*why)[256];
-    long long *ids;
-    double *ra, *dec;
-    long *line;
-} raw_labels;
-
-static void raw_labels_free(raw_labels *R)
-{
-    free(R->lab), free(R->ok), free(R->split), free(R->why), free(R->ids), free(R->ra), free(R->dec), free(R->line);
-    memset(R, 0, sizeof *R);
-}
-
-/* One label column (binary, multiclass, regression). Not collective. */
-static int read_label_column(const zm_params *p, const char *path, zm_task_kind kind, int by_id, raw_labels *R,
+/* One label column (binary, multiclass, regression) as a zm_votes of one value per row
+ * (ok, why, id or ra/dec, split and file line as zm_votes_read gives them). Not collective. */
+static int read_label_column(const zm_params *p, const char *path, zm_task_kind kind, int by_id, zm_votes *R,
                              zm_err *err)
 {
     const char *idcol = zm_param_str(p, "finetune.id_column"), *labcol = zm_param_str(p, "finetune.label_column");
@@ -127,12 +109,12 @@ static int read_label_column(const zm_params *p, const char *path, zm_task_kind 
     }
     size_t nn = (size_t)(n ? n : 1);
     R->n = n;
-    R->A = 1;
-    R->lab = zm_malloc(nn * sizeof *R->lab);
+    R->nanswers = 1;
+    R->counts = zm_malloc(nn * sizeof *R->counts);
     R->ok = zm_malloc(nn);
     R->split = zm_malloc(nn);
     R->why = zm_calloc(nn, sizeof *R->why);
-    R->ids = zm_calloc(nn, sizeof *R->ids);
+    R->id = zm_calloc(nn, sizeof *R->id);
     R->ra = zm_calloc(nn, sizeof *R->ra);
     R->dec = zm_calloc(nn, sizeof *R->dec);
     R->line = zm_calloc(nn, sizeof *R->line);
@@ -140,7 +122,7 @@ static int read_label_column(const zm_params *p, const char *path, zm_task_kind 
     unsigned char *bad = zm_calloc(nn, 1), *bad2 = zm_calloc(nn, 1);
     char(*spl)[16] = zm_calloc(nn, sizeof *spl);
     if (!rc) rc = zm_table_read_double(t, clab, lab, bad, err);
-    if (!rc && by_id) rc = zm_table_read_ll(t, cid, R->ids, bad2, err);
+    if (!rc && by_id) rc = zm_table_read_ll(t, cid, R->id, bad2, err);
     if (!rc && !by_id) rc = zm_table_read_double(t, cra, R->ra, bad2, err);
     if (!rc && !by_id) rc = zm_table_read_double(t, cdec, R->dec, bad2, err);
     if (!rc && csplit >= 0) rc = zm_table_read_str(t, csplit, (char *)spl, 16, err);
@@ -149,7 +131,7 @@ static int read_label_column(const zm_params *p, const char *path, zm_task_kind 
         const char *what = NULL;
         R->line[i] = zm_table_line(t, i);
         R->split[i] = (unsigned char)(csplit >= 0 ? parse_split(spl[i]) : SPLIT_NONE);
-        R->lab[i] = (float)v;
+        R->counts[i] = (float)v;
         if (bad[i] || !isfinite(v)) what = "is not a number";
         else if (kind == ZM_TASK_BINARY && v != 0 && v != 1) what = "is not a class of a binary task (0 or 1)";
         else if (kind == ZM_TASK_MULTICLASS && (v < 0 || v != floor(v) || v > 255))
@@ -163,32 +145,6 @@ static int read_label_column(const zm_params *p, const char *path, zm_task_kind 
     return rc;
 }
 
-/* Vote counts, one column <question>_<answer> per answer of the tree, read as `zoomorph
- * votes` reads them (zm_votes_read: a missing column is an error naming it; a negative,
- * NaN or fractional count rejects its row with the reason). Not collective. */
-static int read_vote_columns(const zm_params *p, const char *path, const zm_gz_schema *tree, int by_id, raw_labels *R,
-                             zm_err *err)
-{
-    zm_votes v;
-    int rc = zm_votes_read(path, tree, by_id ? zm_param_str(p, "finetune.id_column") : NULL, &v, err);
-    if (rc) {
-        zm_err_prefix(err, "labels of [finetune] kind = tree");
-        return rc;
-    }
-    R->n = v.n;
-    R->A = tree->nanswers;
-    R->lab = v.counts, v.counts = NULL;
-    R->ok = v.ok, v.ok = NULL;
-    R->split = v.split, v.split = NULL;
-    R->why = v.why, v.why = NULL;
-    R->ids = v.id, v.id = NULL;
-    R->ra = v.ra, v.ra = NULL;
-    R->dec = v.dec, v.dec = NULL;
-    R->line = v.line, v.line = NULL;
-    zm_votes_free(&v);
-    return 0;
-}
-
 /* Collective. Reads path, rejects bad labels (with lines) and unmatched rows into rej
  * (rank 0 adds them), keeps the first row per galaxy. tree: kind tree's decision tree. */
 static int read_labels(const zm_ctx *ctx, zm_store *s, const zm_params *p, const char *path, zm_task_kind kind,
@@ -196,17 +152,25 @@ static int read_labels(const zm_ctx *ctx, zm_store *s, const zm_params *p, const
 {
     memset(L, 0, sizeof *L);
     const int by_id = !strcmp(zm_param_str(p, "finetune.match"), "id");
-    raw_labels R;
+    zm_votes R;
     memset(&R, 0, sizeof R);
-    int rc = kind == ZM_TASK_TREE ? read_vote_columns(p, path, tree, by_id, &R, err)
-                                  : read_label_column(p, path, kind, by_id, &R, err);
+    int rc;
+    if (kind == ZM_TASK_TREE) {
+        /* vote counts, one column <question>_<answer> per answer, read as `zoomorph votes`
+         * reads them: a missing column is an error naming it; a negative, NaN or
+         * fractional count rejects its row with the reason */
+        rc = zm_votes_read(path, tree, by_id ? zm_param_str(p, "finetune.id_column") : NULL, &R, err);
+        if (rc) zm_err_prefix(err, "labels of [finetune] kind = tree");
+    } else {
+        rc = read_label_column(p, path, kind, by_id, &R, err);
+    }
     long long *row = NULL;
     if (zm_any(ctx, rc)) {
         if (!rc) rc = zm_err_set(err, ZM_EIO, "reading %s failed on another rank", path);
         goto out;
     }
     const long n = R.n;
-    const int A = R.A;
+    const int A = R.nanswers;
     size_t nn = (size_t)(n ? n : 1);
     for (long i = 0; i < n; i++) {
         if (R.ok[i]) continue;
@@ -217,7 +181,7 @@ static int read_labels(const zm_ctx *ctx, zm_store *s, const zm_params *p, const
         }
     }
     row = zm_malloc(nn * sizeof *row);
-    rc = zm_match_rows(ctx, s, by_id, R.ids, R.ra, R.dec, R.ok, n, zm_param_real(p, "finetune.radius_arcsec"), row,
+    rc = zm_match_rows(ctx, s, by_id, R.id, R.ra, R.dec, R.ok, n, zm_param_real(p, "finetune.radius_arcsec"), row,
                        NULL, err);
     if (rc) goto out;
     char why[512];
@@ -228,7 +192,7 @@ static int read_labels(const zm_ctx *ctx, zm_store *s, const zm_params *p, const
         if (row[i] < 0) {
             L->nunmatched++;
             if (ctx->rank == 0) {
-                if (by_id) snprintf(why, sizeof why, "%s line %ld: id %lld is not a galaxy of the store", path, R.line[i], R.ids[i]);
+                if (by_id) snprintf(why, sizeof why, "%s line %ld: id %lld is not a galaxy of the store", path, R.line[i], R.id[i]);
                 else snprintf(why, sizeof why, "%s line %ld: no galaxy within %g arcsec of (%.6f, %.6f)", path,
                               R.line[i], zm_param_real(p, "finetune.radius_arcsec"), R.ra[i], R.dec[i]);
                 zm_reject_add(rej, "finetune", -1, -1, path, why);
@@ -254,7 +218,7 @@ static int read_labels(const zm_ctx *ctx, zm_store *s, const zm_params *p, const
             continue;
         }
         L->row[L->n] = lr[i].row;
-        memcpy(L->label + (size_t)L->n * A, R.lab + (size_t)lr[i].src * A, (size_t)A * sizeof *L->label);
+        memcpy(L->label + (size_t)L->n * A, R.counts + (size_t)lr[i].src * A, (size_t)A * sizeof *L->label);
         L->split[L->n] = lr[i].split;
         L->n++;
     }
@@ -264,7 +228,7 @@ static int read_labels(const zm_ctx *ctx, zm_store *s, const zm_params *p, const
         zm_info0("finetune: %ld labels rejected, %ld without a galaxy: every one is listed in /rejects", L->nbad,
                  L->nunmatched);
 out:
-    raw_labels_free(&R);
+    zm_votes_free(&R);
     free(row);
     return rc;
 }
