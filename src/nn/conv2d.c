@@ -403,6 +403,179 @@ static int dense_chunk(int N, size_t PQ)
  * images (768 KiB: L2-sized; 64-256 Ki floats measured alike on efficientnet_b0). */
 #define BATCH_CHUNK_FLOATS 196608
 
+/* Dense 3x3 stride-1 padding-1 convolutions (inference): Winograd F(2x2, 3x3). Each 2x2
+ * output tile comes from a 4x4 input tile: V = Bt d B per input channel, U = G g Gt per
+ * filter, M = U . V elementwise summed over channels (16 sgemms, one per tile position,
+ * O x C times C x tiles), Y = At M A: 16 multiplies per 4 outputs instead of 36. Tiles
+ * are taken in blocks of whole tile rows (across images), about WINO_BLOCK_TILES tiles. The transforms run along a tile row as vector loops: the input rows are
+ * combined first (Bt), then split into even and odd columns so that B over a tile's
+ * columns reads constant offsets. Used for C, O >= WINO_MIN_CH (thin layers: im2col). */
+#define WINO_MIN_CH 16
+#define WINO_BLOCK_TILES 192 /* tiles per block (ResNet-18, 1 thread: 128-384 alike, 24 worse) */
+
+static int use_winograd(int C, int O, int K, int S, int D, int G)
+{
+    return G == 1 && K == 3 && S == 1 && D == 1 && C >= WINO_MIN_CH && O >= WINO_MIN_CH;
+}
+
+/* tile rows per block, for TQ tiles per row and N*TP tile rows in all */
+static int wino_rows(int TQ, int rows_all)
+{
+    int r = WINO_BLOCK_TILES / TQ;
+    if (r < 1) r = 1;
+    return r < rows_all ? r : rows_all;
+}
+
+static size_t wino_work(int N, int C, int O, int P, int Q)
+{
+    int TP = (P + 1) / 2, TQ = (Q + 1) / 2;
+    size_t nt = (size_t)wino_rows(TQ, N * TP) * TQ;
+    size_t tmp = 16 * ((size_t)TQ + 1) > 4 * nt ? 16 * ((size_t)TQ + 1) : 4 * nt;
+    return 16 * ((size_t)O * C + (size_t)(C + O) * nt) + tmp;
+}
+
+/* U (16, O, C) = G g Gt for every filter g (O, C, 3, 3) */
+ZM_VEC static void wino_filters(float *restrict U, const float *restrict w, int O, int C)
+{
+    size_t OC = (size_t)O * C;
+#pragma GCC ivdep
+    for (size_t k = 0; k < OC; k++) {
+        const float *g = w + 9 * k;
+        float t[4][3];
+        for (int j = 0; j < 3; j++) {
+            t[0][j] = g[j];
+            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+            t[3][j] = g[6 + j];
+        }
+        for (int i = 0; i < 4; i++) {
+            U[(4 * i + 0) * OC + k] = t[i][0];
+            U[(4 * i + 1) * OC + k] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+            U[(4 * i + 2) * OC + k] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+            U[(4 * i + 3) * OC + k] = t[i][2];
+        }
+    }
+}
+
+/* V (16, C, nt): input tiles of tile rows g0 <= g < g1 (g = n * TP + tp), TQ tiles each.
+ * tmp: 16 * (TQ + 1) floats. */
+ZM_VEC static void wino_input(float *restrict V, size_t nt, const float *in, int C, int H, int W,
+                              int TP, int TQ, int g0, int g1, float *restrict tmp)
+{
+    size_t HW = (size_t)H * W, Cnt = (size_t)C * nt;
+    int T1 = TQ + 1, Wp = 2 * T1; /* padded row: column x is input column x - 1 */
+    float *e = tmp, *o = tmp + 4 * (size_t)T1, *pr = tmp + 8 * (size_t)T1; /* pr: 4 x Wp */
+    for (int c = 0; c < C; c++)
+        for (int g = g0; g < g1; g++) {
+            int n = g / TP, tp = g % TP, y0 = 2 * tp - 1;
+            const float *plane = in + ((size_t)n * C + c) * HW;
+            for (int i = 0; i < 4; i++) {
+                float *r = pr + (size_t)i * Wp;
+                if (y0 + i < 0 || y0 + i >= H) {
+                    memset(r, 0, sizeof(float) * Wp);
+                    continue;
+                }
+                r[0] = 0.0f;
+                memcpy(r + 1, plane + (size_t)(y0 + i) * W, sizeof(float) * W);
+                for (int x = W + 1; x < Wp; x++) r[x] = 0.0f;
+            }
+            /* Bt over the 4 rows, split into even (e) and odd (o) padded columns */
+            const float *p0 = pr, *p1 = pr + Wp, *p2 = p1 + Wp, *p3 = p2 + Wp;
+#pragma GCC ivdep
+            for (int k = 0; k < T1; k++) {
+                e[k] = p0[2 * k] - p2[2 * k];
+                e[T1 + k] = p1[2 * k] + p2[2 * k];
+                e[2 * T1 + k] = p2[2 * k] - p1[2 * k];
+                e[3 * T1 + k] = p1[2 * k] - p3[2 * k];
+                o[k] = p0[2 * k + 1] - p2[2 * k + 1];
+                o[T1 + k] = p1[2 * k + 1] + p2[2 * k + 1];
+                o[2 * T1 + k] = p2[2 * k + 1] - p1[2 * k + 1];
+                o[3 * T1 + k] = p1[2 * k + 1] - p3[2 * k + 1];
+            }
+            /* B over each tile's 4 columns: tile q reads e[q], o[q], e[q+1], o[q+1] */
+            float *v = V + (size_t)c * nt + (size_t)(g - g0) * TQ;
+            for (int i = 0; i < 4; i++) {
+                const float *ei = e + (size_t)i * T1, *oi = o + (size_t)i * T1;
+                float *v0 = v + (size_t)(4 * i) * Cnt, *v1 = v0 + Cnt, *v2 = v1 + Cnt, *v3 = v2 + Cnt;
+#pragma GCC ivdep
+                for (int q = 0; q < TQ; q++) {
+                    v0[q] = ei[q] - ei[q + 1];
+                    v1[q] = oi[q] + ei[q + 1];
+                    v2[q] = ei[q + 1] - oi[q];
+                    v3[q] = oi[q] - oi[q + 1];
+                }
+            }
+        }
+}
+
+/* out rows of tile rows g0 <= g < g1 from M (16, O, nt): Y = At m A over the whole block
+ * at once (vector loops over its tiles), the epilogue, then each tile's 2x2 outputs to
+ * their places. tmp: 4 * nt floats. */
+ZM_VEC static void wino_output(float *out, const float *restrict M, size_t nt, int O, int P, int Q,
+                               int TP, int TQ, int g0, int g1, const float *scale,
+                               const float *shift, int act, float *restrict tmp)
+{
+    size_t PQ = (size_t)P * Q, Ont = (size_t)O * nt, m = (size_t)(g1 - g0) * TQ;
+    float *y00 = tmp, *y01 = tmp + nt, *y10 = y01 + nt, *y11 = y10 + nt;
+    for (int oc = 0; oc < O; oc++) {
+        const float *mm = M + (size_t)oc * nt;
+#pragma GCC ivdep
+        for (size_t t = 0; t < m; t++) {
+            float s[4], u[4];
+            for (int j = 0; j < 4; j++) {
+                float a0 = mm[j * Ont + t], a1 = mm[(4 + j) * Ont + t];
+                float a2 = mm[(8 + j) * Ont + t], a3 = mm[(12 + j) * Ont + t];
+                s[j] = a0 + a1 + a2;
+                u[j] = a1 - a2 - a3;
+            }
+            y00[t] = s[0] + s[1] + s[2];
+            y01[t] = s[1] - s[2] - s[3];
+            y10[t] = u[0] + u[1] + u[2];
+            y11[t] = u[1] - u[2] - u[3];
+        }
+        epilogue2(tmp, tmp, 4 * nt, scale[oc], shift[oc], act);
+        for (int g = g0; g < g1; g++) {
+            int n = g / TP, tp = g % TP, even = Q / 2;
+            size_t t0 = (size_t)(g - g0) * TQ;
+            float *ya = out + ((size_t)n * O + oc) * PQ + (size_t)(2 * tp) * Q, *yb = ya + Q;
+            for (int q = 0; q < even; q++) {
+                ya[2 * q] = y00[t0 + q];
+                ya[2 * q + 1] = y01[t0 + q];
+            }
+            if (Q & 1) ya[Q - 1] = y00[t0 + even];
+            if (2 * tp + 1 < P) {
+                for (int q = 0; q < even; q++) {
+                    yb[2 * q] = y10[t0 + q];
+                    yb[2 * q + 1] = y11[t0 + q];
+                }
+                if (Q & 1) yb[Q - 1] = y10[t0 + even];
+            }
+        }
+    }
+}
+
+static void wino_forward(float *out, const float *in, const float *weight, const float *scale,
+                         const float *shift, int act, int N, int C, int H, int W, int O,
+                         float *work)
+{
+    int P = H, Q = W, TP = (P + 1) / 2, TQ = (Q + 1) / 2, rows_all = N * TP;
+    int rows = wino_rows(TQ, rows_all);
+    size_t nt = (size_t)rows * TQ;
+    float *U = work, *V = U + 16 * (size_t)O * C, *M = V + 16 * (size_t)C * nt;
+    float *tmp = M + 16 * (size_t)O * nt;
+    wino_filters(U, weight, O, C);
+    for (int g0 = 0; g0 < rows_all; g0 += rows) {
+        int g1 = rows_all - g0 < rows ? rows_all : g0 + rows;
+        int m = (g1 - g0) * TQ;
+        wino_input(V, nt, in, C, H, W, TP, TQ, g0, g1, tmp);
+        for (int xi = 0; xi < 16; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, m, C, 1.0f,
+                        U + (size_t)xi * O * C, C, V + (size_t)xi * C * nt, (int)nt, 0.0f,
+                        M + (size_t)xi * O * nt, (int)nt);
+        wino_output(out, M, nt, O, P, Q, TP, TQ, g0, g1, scale, shift, act, tmp);
+    }
+}
+
 size_t zm_conv2d_fused_work(int N, int C, int O, int K, int P, int Q, int G)
 {
     size_t w = zm_conv2d_work(C, O, K, P, Q, G);
@@ -411,6 +584,7 @@ size_t zm_conv2d_fused_work(int N, int C, int O, int K, int P, int Q, int G)
         size_t need = ((size_t)C * K * K + O) * dense_chunk(N, PQ) * PQ;
         if (need > w) w = need;
     }
+    if (use_winograd(C, O, K, 1, 1, G) && wino_work(N, C, O, P, Q) > w) w = wino_work(N, C, O, P, Q);
     if (G == 1 && K == 1) {
         if ((size_t)O * C > w) w = (size_t)O * C;
         if ((size_t)P * Q <= ZM_CONV_BATCH_PQ && (size_t)(C + O) * N * P * Q > w)
@@ -483,6 +657,10 @@ ZM_VEC void zm_conv2d_forward_fused(float *out, const float *in, const float *we
                 for (int o = 0; o < O; o++) epilogue(dst + (size_t)o * PQ, m, scale[o], shift[o], act);
             }
         }
+        return;
+    }
+    if (use_winograd(C, O, K, S, D, G) && !inscale && wino_work(N, C, O, P, Q) <= work_n) {
+        wino_forward(out, in, weight, scale, shift, act, N, C, H, W, O, work);
         return;
     }
     int Cg = C / G, Og = O / G, KK = Cg * K * K;

@@ -43,12 +43,19 @@ static inline int nt_attr_int(hid_t f, const char *obj, const char *name)
     return v;
 }
 
-/* Worst relative difference (floor 1e-3 of the reference's largest magnitude). */
-static inline double nt_diff(const char *name, const float *a, const float *b, size_t n)
+/* Worst relative difference, the floor a fraction of the reference's largest magnitude. */
+static inline double nt_diff_floor(const char *name, const float *a, const float *b, size_t n,
+                                   double floor)
 {
     double m = 0;
     for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)b[i]));
-    return zt_max_rel_diff(name, a, b, n, m > 0 ? 1e-3 * m : 1e-30);
+    return zt_max_rel_diff(name, a, b, n, m > 0 ? floor * m : 1e-30);
+}
+
+/* Worst relative difference (floor 1e-3 of the reference's largest magnitude). */
+static inline double nt_diff(const char *name, const float *a, const float *b, size_t n)
+{
+    return nt_diff_floor(name, a, b, n, 1e-3);
 }
 
 #endif
