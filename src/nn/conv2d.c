@@ -7,7 +7,8 @@
  * a zero-padded copy of each plane (stride 2: split into even/odd phases) so every tap
  * is a contiguous vector loop (forward: over whole rows at once, see "flat" below).
  * zm_conv2d_forward_fused is the inference form with batch norm and activation folded
- * in (column-blocked, batched over images for small planes). The scalar references at
+ * in (column-blocked, batched over images for small planes; dense 3x3 stride-1 by
+ * Winograd F(2x2, 3x3)). The scalar references at
  * the end are the textbook seven loops; tests compare them with the fast paths.
  */
 #include "nn_simd.h" /* first: -O3 for the whole file */
@@ -407,9 +408,12 @@ static int dense_chunk(int N, size_t PQ)
  * output tile comes from a 4x4 input tile: V = Bt d B per input channel, U = G g Gt per
  * filter, M = U . V elementwise summed over channels (16 sgemms, one per tile position,
  * O x C times C x tiles), Y = At M A: 16 multiplies per 4 outputs instead of 36. Tiles
- * are taken in blocks of whole tile rows (across images), about WINO_BLOCK_TILES tiles. The transforms run along a tile row as vector loops: the input rows are
- * combined first (Bt), then split into even and odd columns so that B over a tile's
- * columns reads constant offsets. Used for C, O >= WINO_MIN_CH (thin layers: im2col). */
+ * are taken in blocks of whole tile rows (across images), about WINO_BLOCK_TILES tiles.
+ * The input transform runs along a tile row as vector loops: the input rows are combined
+ * first (Bt), then split into even and odd columns so that B over a tile's columns reads
+ * constant offsets; the output transform runs over the whole block. Rounding: about 1e-7
+ * of the layer's largest output, absolute. Used for C, O >= WINO_MIN_CH (thin layers:
+ * im2col). */
 #define WINO_MIN_CH 16
 #define WINO_BLOCK_TILES 192 /* tiles per block (ResNet-18, 1 thread: 128-384 alike, 24 worse) */
 
