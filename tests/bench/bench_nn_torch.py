@@ -16,8 +16,8 @@ sys.path.insert(0, __file__.rsplit("/", 3)[0] + "/tests/reference")
 
 
 def main(arch, in_ch, size, batch, mode, iters, threads):
+    import nn_reference as R  # sets 1 thread for the reference fixtures: set ours after it
     torch.set_num_threads(threads)
-    import nn_reference as R
     m = R.build(arch, in_ch, 34)
     x = torch.randn(batch, in_ch, size, size)
     t = torch.randn(batch, 34)
