@@ -1,21 +1,27 @@
 /*
  * bench_nn.c: CNN engine throughput (not a test; run by tests/bench/bench_nn.sh).
  *
- *   bench_nn ARCH IN_CH SIZE BATCH MODE ITERS     MODE = infer | train
+ *   [mpirun -np R] bench_nn ARCH IN_CH SIZE BATCH MODE ITERS     MODE = infer | train
  * infer: inference_only network, EVAL forward. train: TRAIN forward + backward + Adam.
+ * Under mpirun, train is the data-parallel step of src/train/trainer.c: each rank passes
+ * its BATCH/R images, the gradients are summed with one MPI_Allreduce, Adam steps, the
+ * batch-norm running statistics are averaged; images/s are of the global batch (the
+ * slowest rank's time), CPU time summed over the ranks, per-layer times rank 0's.
  * Prints images/s of the best and the mean batch (the best is robust against other
  * processes sharing the cores) and the best batch's CPU time, then seconds and GFLOP/s
  * per layer type (mean; CPU seconds when OPENBLAS_NUM_THREADS=1, else wall),
  * and the sgemm rate of a 1024^3 product measured in the same run. Threads: OpenBLAS's
- * (OPENBLAS_NUM_THREADS); the engine's own loops are single-threaded.
+ * (OPENBLAS_NUM_THREADS); the engine's own loops are single-threaded. Ranks: mpirun's.
  */
 #include <cblas.h>
+#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "zoomorph/log.h"
+#include "zoomorph/error.h"
 #include "zoomorph/nn.h"
 #include "zoomorph/nn_optim.h"
 
@@ -62,7 +68,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_nn ARCH IN_CH SIZE BATCH infer|train ITERS\n");
         return 2;
     }
+    ZM_CHECK_MPI(MPI_Init(&argc, &argv));
+    int rank, size;
+    ZM_CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+    ZM_CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
     int train = strcmp(argv[5], "train") == 0, iters = atoi(argv[6]);
+    if (size > 1 && (!train || atoi(argv[4]) % size)) {
+        fprintf(stderr, "bench_nn: several ranks only for train, with BATCH a multiple of them\n");
+        MPI_Abort(MPI_COMM_WORLD, 2);
+    }
     /* per-op times and the sgemm rate in CPU seconds: with one thread, what the cores
      * did for us, whatever else ran on them */
     const char *nt = getenv("OPENBLAS_NUM_THREADS");
@@ -70,7 +84,7 @@ int main(int argc, char **argv)
     zm_net_config c = zm_net_config_default(argv[1]);
     c.in_ch = atoi(argv[2]);
     c.in_size = atoi(argv[3]);
-    c.max_batch = atoi(argv[4]);
+    c.max_batch = atoi(argv[4]) / size; /* this rank's share of the global batch */
     c.inference_only = !train;
     zm_net *net;
     zm_err err = {0};
@@ -79,13 +93,13 @@ int main(int argc, char **argv)
         return 1;
     }
     net->check_finite = train; /* the trainer's setting; inference skips the scan */
-    int B = c.max_batch;
+    int B = c.max_batch, GB = B * size;
     size_t nx = (size_t)B * c.in_ch * c.in_size * c.in_size;
     float *x = malloc(sizeof(float) * nx), *dy = malloc(sizeof(float) * B * c.n_out);
     zm_rng r;
     zm_rng_seed(&r, 1, 0);
     for (size_t i = 0; i < nx; i++) x[i] = (float)zm_rng_normal(&r);
-    for (int i = 0; i < B * c.n_out; i++) dy[i] = 1e-3f * (float)zm_rng_normal(&r);
+    for (int i = 0; i < B * c.n_out; i++) dy[i] = 1e-3f * (float)zm_rng_normal(&r) / size;
     zm_adam opt;
     zm_adam_init(&opt, ZM_OPT_ADAM, net->n_params, 0.9f, 0.999f, 1e-8f, 0.0f);
     double *prof = calloc(net->n_ops, sizeof(double));
@@ -93,6 +107,7 @@ int main(int argc, char **argv)
     for (int it = 0; it < iters + 1; it++) {
         if (it == 1) net->prof = prof; /* first iteration warms up */
         net->prof_cpu = cpu_prof;
+        ZM_CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
         double t0 = zm_now(), c0 = cpu_now();
         if (zm_net_forward(net, x, B, train ? ZM_MODE_TRAIN : ZM_MODE_EVAL, &err) < 0) {
             fprintf(stderr, "%s\n", err.msg);
@@ -101,21 +116,40 @@ int main(int argc, char **argv)
         if (train) {
             zm_net_zero_grad(net);
             zm_net_backward(net, dy, B);
+            if (size > 1)
+                ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, net->grads, (int)net->n_params,
+                                           MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
             zm_adam_step(&opt, net->params, net->grads, 1e-4f);
+            if (size > 1 && net->n_state) {
+                ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, net->state, (int)net->n_state,
+                                           MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+                for (size_t i = 0; i < net->n_state; i++) net->state[i] /= (float)size;
+            }
         }
         double dt = zm_now() - t0, dc = cpu_now() - c0;
+        ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+        ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &dc, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
         if (it > 0) {
             tot += dt;
             if (dt < best) best = dt;
             if (dc < cbest) cbest = dc;
         }
     }
+    if (rank > 0) { /* rank 0 reports */
+        free(x), free(dy), free(prof);
+        zm_adam_free(&opt);
+        zm_net_free(net);
+        ZM_CHECK_MPI(MPI_Finalize());
+        return 0;
+    }
     printf("zoomorph %s %s in_ch=%d size=%d batch=%d: %.2f images/s best, %.2f mean "
-           "(%d batches; %.2f GFLOP/image forward)\n",
-           argv[1], train ? "train-step" : "inference", c.in_ch, c.in_size, B, B / best,
-           B / (tot / iters), iters, zm_net_flops(net) / 1e9);
-    printf("  best batch CPU time %.3f s (all threads; %.2f images per CPU second)\n", cbest,
-           B / cbest);
+           "(%d batches; %.2f GFLOP/image forward%s)\n",
+           argv[1], train ? "train-step" : "inference", c.in_ch, c.in_size, GB, GB / best,
+           GB / (tot / iters), iters, zm_net_flops(net) / 1e9,
+           size > 1 ? "; data-parallel over the ranks" : "");
+    if (size > 1) printf("  %d ranks of %d images, gradients allreduced\n", size, B);
+    printf("  best batch CPU time %.3f s (all threads%s; %.2f images per CPU second)\n", cbest,
+           size > 1 ? " of all ranks" : "", GB / cbest);
     double sec[T_N] = {0}, fl[T_N] = {0};
     for (int o = 0; o < net->n_ops; o++) {
         int t = op_type(net, &net->ops[o]);
@@ -151,5 +185,6 @@ int main(int argc, char **argv)
     free(a), free(b), free(cc), free(x), free(dy), free(prof);
     zm_adam_free(&opt);
     zm_net_free(net);
+    ZM_CHECK_MPI(MPI_Finalize());
     return 0;
 }

@@ -9,11 +9,14 @@
 # printed. The second ratio, of images per CPU second (all threads), is the robust one
 # for 1-thread cases on a shared machine (time-slicing does not count). ITERS (default 4)
 # timed batches per case after one warm-up; CASES overrides the
-# list (ARCH:IN_CH:SIZE:BATCH:infer|train:THREADS ...).
+# list (ARCH:IN_CH:SIZE:BATCH:infer|train:THREADS[:RANKS] ...). RANKS > 1 (train only):
+# zoomorph's data-parallel step on RANKS MPI ranks of THREADS threads each (how zoomorph
+# trains: ranks fill the cores), against PyTorch on RANKS x THREADS threads.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$SRC/build}
 ITERS=${ITERS:-4}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 # mpirun as root (containers)
 BIN=$BUILD/tests/bench_nn # built by tests/CMakeLists.txt with the project
 if [ ! -x "$BIN" ]; then    # older trees: build it here against libzoomorph.a
     BIN=$BUILD/bench_nn
@@ -23,25 +26,33 @@ if [ ! -x "$BIN" ]; then    # older trees: build it here against libzoomorph.a
         "$BUILD/libzoomorph.a" $(pkg-config --libs $PKGS) -ljpeg -lopenblas -lm
 fi
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>}  $(nproc) cores  $(date -u +%FT%TZ)"
-run() { # arch in_ch size batch mode threads
+run() { # arch in_ch size batch mode threads ranks
     local z p
-    z=$(OPENBLAS_NUM_THREADS=$6 "$BIN" "$1" "$2" "$3" "$4" "$5" "$ITERS")
+    if [ "$7" -gt 1 ]; then
+        z=$(OPENBLAS_NUM_THREADS=$6 OMPI_MCA_rmaps_base_oversubscribe=1 \
+            mpirun -np "$7" "$BIN" "$1" "$2" "$3" "$4" "$5" "$ITERS")
+    else
+        z=$(OPENBLAS_NUM_THREADS=$6 "$BIN" "$1" "$2" "$3" "$4" "$5" "$ITERS")
+    fi
     echo "$z"
-    p=$(/usr/bin/python3 "$SRC/tests/bench/bench_nn_torch.py" "$1" "$2" "$3" "$4" "$5" "$ITERS" "$6")
+    p=$(/usr/bin/python3 "$SRC/tests/bench/bench_nn_torch.py" "$1" "$2" "$3" "$4" "$5" "$ITERS" $(($6 * $7)))
     echo "$p"
     local zi pi
     zi=$(sed -n '1s/.*: \([0-9.]*\) images.*/\1/p' <<<"$z")
     pi=$(sed -n '1s/.*: \([0-9.]*\) images.*/\1/p' <<<"$p")
-    echo "ratio zoomorph/pytorch $1 $5 threads=$6 (best batches): $(echo "scale=2; $zi / $pi" | bc)"
+    local who="threads=$6"
+    [ "$7" -gt 1 ] && who="ranks=$7x$6 threads vs threads=$(($6 * $7))"
+    echo "ratio zoomorph/pytorch $1 $5 $who (best batches): $(echo "scale=2; $zi / $pi" | bc)"
     zi=$(sed -n 's/.*CPU time .*; \([0-9.]*\) images per CPU second.*/\1/p' <<<"$z")
     pi=$(sed -n 's/.*CPU time .*; \([0-9.]*\) images per CPU second.*/\1/p' <<<"$p")
-    echo "ratio zoomorph/pytorch $1 $5 threads=$6 (images per CPU second, best batches): $(echo "scale=2; $zi / $pi" | bc)"
+    echo "ratio zoomorph/pytorch $1 $5 $who (images per CPU second, best batches): $(echo "scale=2; $zi / $pi" | bc)"
     echo
 }
 CASES=${CASES:-"efficientnet_b0:1:224:32:infer:1 efficientnet_b0:1:224:32:infer:2 \
-efficientnet_b0:3:224:32:train:2 efficientnet_b0:3:224:32:train:1 resnet18:1:224:32:infer:1 \
+efficientnet_b0:3:224:32:train:2 efficientnet_b0:3:224:32:train:1:2 efficientnet_b0:3:224:32:train:1 \
+resnet18:1:224:32:infer:1 \
 zoonet:1:96:64:infer:1 zoonet:1:96:64:train:1"}
 for c in $CASES; do
-    IFS=: read -r a ch s b m t <<<"$c"
-    run "$a" "$ch" "$s" "$b" "$m" "$t"
+    IFS=: read -r a ch s b m t rk <<<"$c"
+    run "$a" "$ch" "$s" "$b" "$m" "$t" "${rk:-1}"
 done
