@@ -247,7 +247,7 @@ static int read_checked(const char *path, unsigned char **image, size_t *n, zm_e
     if (!fp) return zm_err_set(err, ZM_EIO, "weights %s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
+        (void)fclose(fp); /* read-only, and already an error */
         return zm_err_set(err, ZM_EIO, "weights %s: cannot open: not a regular file", path);
     }
     const size_t size = (size_t)st.st_size;
@@ -320,7 +320,8 @@ static int read_checked(const char *path, unsigned char **image, size_t *n, zm_e
             rc = zm_err_set(err, ZM_EIO, "weights %s: cannot read its %zu bytes (%s)", path, size,
                             ferror(fp) ? strerror(errno) : "shorter than when opened");
     }
-    fclose(fp);
+    if (fclose(fp) != 0 && rc == 0)
+        rc = zm_err_set(err, ZM_EIO, "weights %s: cannot close: %s", path, strerror(errno));
     if (rc == 0) {
         unsigned char want[ZM_NN_USERBLOCK];
         memcpy(want, *image, ZM_NN_USERBLOCK);
