@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""convert_torch.py: a PyTorch state dict -> a zoomorph weight file (HDF5, format 1).
+"""convert_torch.py: a PyTorch state dict -> a zoomorph weight file (HDF5, format 2).
 
 Reads a torchvision or timm EfficientNet-B0 (the encoders Zoobot publishes), a
 torchvision ResNet-18, or a zoomorph zoonet saved by PyTorch, and writes the layout
 described in include/zoomorph/nn_file.h: one float32 dataset per tensor under /tensors,
-named by torchvision's state-dict name, each with its zlib CRC-32.
+named by torchvision's state-dict name, each with its zlib CRC-32, and the whole-file
+header in the HDF5 user block (models/zm_weights.py).
 
     /usr/bin/python3 models/convert_torch.py encoder.pt out.h5 [--in-ch 1] [--in-size 224]
 
@@ -18,14 +19,18 @@ channels (a grey image made by averaging the channels then gives nearly the same
 features as the colour one). Needs Debian's python3-torch, python3-h5py, python3-numpy.
 """
 import argparse
+import os
 import re
 import sys
 import zlib
 
 import numpy as np
 
-FORMAT = "zoomorph-nn-weights"
-VERSION = 1
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zm_weights  # noqa: E402
+
+FORMAT = zm_weights.FORMAT
+VERSION = zm_weights.VERSION
 
 HEAD_NAMES = {
     "efficientnet_b0": ("classifier.1.weight", "classifier.1.bias"),
@@ -100,7 +105,6 @@ def guess_arch(sd):
 
 def write_weights(path, sd, arch, in_size, in_ch=None):
     """Write sd ({torchvision name: array}) as a zoomorph weight file."""
-    import h5py
     sd = dict(sd)
     stem = STEM_NAMES[arch]
     c = sd[stem].shape[1]
@@ -114,7 +118,7 @@ def write_weights(path, sd, arch, in_size, in_ch=None):
     n_out = int(sd[hw].shape[0]) if hw in sd else 0
     if n_out == 0:
         sd.pop(hb, None)
-    with h5py.File(path, "w") as f:
+    with zm_weights.create(path) as f:
         f.attrs["format"] = np.bytes_(FORMAT)
         f.attrs["format_version"] = np.int32(VERSION)
         f.attrs["arch"] = np.bytes_(arch)
@@ -126,6 +130,7 @@ def write_weights(path, sd, arch, in_size, in_ch=None):
             a = np.ascontiguousarray(v, dtype="<f4")
             d = g.create_dataset(k, data=a)
             d.attrs["crc32"] = np.uint32(zlib.crc32(a.tobytes()) & 0xFFFFFFFF)
+    zm_weights.seal(path)
     return n_out
 
 

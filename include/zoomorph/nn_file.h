@@ -1,8 +1,17 @@
 /*
  * nn_file.h: network weight files (HDF5, serial API; any rank may read them).
  *
- * Layout (format version 1):
- *   /                 attributes: format = "zoomorph-nn-weights", format_version = 1,
+ * Layout (format version 2): an HDF5 file with a 512-byte user block whose first 44
+ * bytes are a header (little-endian), the rest of the block zero:
+ *   0   char[24]  magic "ZOOMORPH-NN-WEIGHTS", NUL-padded
+ *   24  uint32    format version (2)
+ *   28  uint32    user block size (512: HDF5's superblock starts there)
+ *   32  uint64    length of the whole file in bytes
+ *   40  uint32    zlib CRC-32 of every byte after the user block
+ * Readers read the whole file and check magic, version, length and CRC before HDF5
+ * parses a byte of it (HDF5 1.10 itself overruns buffers on some corrupt files); HDF5 then
+ * opens the checked bytes from memory. Inside the HDF5 file:
+ *   /                 attributes: format = "zoomorph-nn-weights", format_version = 2,
  *                     arch (string), in_ch, in_size, n_out (int), head_hidden (int,
  *                     absent = 0: the width of a fine-tuned MLP head, nn.h)
  *   /tensors/<name>   float32 dataset per parameter and BN running statistic, named by
@@ -13,7 +22,9 @@
  * head size (unless ZM_LOAD_SKIP_HEAD), every tensor's presence, shape and checksum, and
  * that the file has no tensors the network lacks. Every problem is a ZM_EFORMAT/ZM_EIO
  * error naming the file and what was expected; the network is left unchanged on error.
- * models/convert_torch.py writes this format from torchvision/timm state dicts.
+ * A version-1 file (HDF5 without the header) is refused with the way to upgrade it
+ * (models/upgrade_weights.py). models/convert_torch.py writes this format from
+ * torchvision/timm state dicts (the header by models/zmweights.py).
  */
 #ifndef ZOOMORPH_NN_FILE_H
 #define ZOOMORPH_NN_FILE_H
@@ -24,7 +35,10 @@
 #include "zoomorph/nn.h"
 
 #define ZM_NN_FORMAT "zoomorph-nn-weights"
-#define ZM_NN_FORMAT_VERSION 1
+#define ZM_NN_FORMAT_VERSION 2
+#define ZM_NN_MAGIC "ZOOMORPH-NN-WEIGHTS"  /* first bytes of the file, NUL-padded to 24 */
+#define ZM_NN_USERBLOCK 512                 /* bytes before HDF5's superblock */
+#define ZM_NN_HEADER_LEN 44                 /* bytes of the user block in use */
 
 enum {
     ZM_LOAD_SKIP_HEAD = 1, /* leave the head block (dropout + linear) as initialised */

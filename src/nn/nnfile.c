@@ -3,12 +3,17 @@
  * Bad files are returned errors (the HDF5 error stack is silenced while reading);
  * files are built in memory and written whole (a full disk is a returned error and leaves
  * no partial file); HDF5 failures while building one abort (ZM_CHECK_H5).
+ * A file is read whole and its user-block header (magic, version, length, CRC-32 of the
+ * rest) checked before HDF5 sees it; HDF5 then parses those checked bytes from memory, so
+ * a corrupted weight file never reaches HDF5's parser (HDF5 1.10.8 overruns a heap buffer
+ * on some corrupt attribute messages: docs/reliability.md).
  */
 #include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "zoomorph/nn_file.h"
@@ -51,6 +56,33 @@ static void put_int_attr(hid_t obj, const char *name, hid_t type, const void *v)
     H5Sclose(sp);
 }
 
+/* ---- the user-block header (nn_file.h) ------------------------------------------------ */
+
+enum { HDR_MAGIC_LEN = 24, HDR_VERSION = 24, HDR_USERBLOCK = 28, HDR_LENGTH = 32, HDR_CRC = 40 };
+
+static void put_le(unsigned char *p, uint64_t v, int nbytes)
+{
+    for (int i = 0; i < nbytes; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int nbytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < nbytes; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Fills the user block of a whole file of size bytes (size > ZM_NN_USERBLOCK). */
+static void seal_image(unsigned char *image, size_t size)
+{
+    memset(image, 0, ZM_NN_USERBLOCK);
+    memcpy(image, ZM_NN_MAGIC, strlen(ZM_NN_MAGIC));
+    put_le(image + HDR_VERSION, ZM_NN_FORMAT_VERSION, 4);
+    put_le(image + HDR_USERBLOCK, ZM_NN_USERBLOCK, 4);
+    put_le(image + HDR_LENGTH, size, 8);
+    put_le(image + HDR_CRC, zm_crc32(0, image + ZM_NN_USERBLOCK, size - ZM_NN_USERBLOCK), 4);
+}
+
 int zm_net_save(const zm_net *net, const char *path, zm_err *err)
 {
     /* Built in memory (HDF5's core driver, no backing store), then written by us beside
@@ -63,8 +95,12 @@ int zm_net_save(const zm_net *net, const char *path, zm_err *err)
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     ZM_CHECK_H5(fapl);
     ZM_CHECK_H5(H5Pset_fapl_core(fapl, 1 << 20, 0));
-    hid_t f = H5Fcreate(part, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    ZM_CHECK_H5(fcpl);
+    ZM_CHECK_H5(H5Pset_userblock(fcpl, ZM_NN_USERBLOCK)); /* the header goes there */
+    hid_t f = H5Fcreate(part, H5F_ACC_TRUNC, fcpl, fapl);
     ZM_CHECK_H5(f);
+    ZM_CHECK_H5(H5Pclose(fcpl));
     ZM_CHECK_H5(H5Pclose(fapl));
     put_str_attr(f, "format", ZM_NN_FORMAT);
     int v = ZM_NN_FORMAT_VERSION;
@@ -94,11 +130,15 @@ int zm_net_save(const zm_net *net, const char *path, zm_err *err)
     }
     ZM_CHECK_H5(H5Gclose(g));
     ZM_CHECK_H5(H5Fflush(f, H5F_SCOPE_GLOBAL));
-    ssize_t size = H5Fget_file_image(f, NULL, 0);
-    ZM_CHECK_H5(size);
-    char *image = zm_malloc((size_t)size);
-    ZM_CHECK_H5(H5Fget_file_image(f, image, (size_t)size));
+    /* the core driver's image starts at the superblock (HDF5's base address): the user
+     * block goes before it */
+    ssize_t isize = H5Fget_file_image(f, NULL, 0);
+    ZM_CHECK_H5(isize);
+    size_t size = ZM_NN_USERBLOCK + (size_t)isize;
+    char *image = zm_malloc(size);
+    ZM_CHECK_H5(H5Fget_file_image(f, image + ZM_NN_USERBLOCK, (size_t)isize));
     ZM_CHECK_H5(H5Fclose(f));
+    seal_image((unsigned char *)image, size);
     FILE *out = fopen(part, "wb");
     if (!out) {
         int e = errno;
@@ -106,7 +146,7 @@ int zm_net_save(const zm_net *net, const char *path, zm_err *err)
         return zm_err_set(err, ZM_EIO, "weights %s: cannot create %s: %s", path, part,
                           strerror(e));
     }
-    int bad = fwrite(image, 1, (size_t)size, out) != (size_t)size;
+    int bad = fwrite(image, 1, size, out) != size;
     int e = errno;
     if (fflush(out) != 0 || fsync(fileno(out)) != 0) bad = 1, e = errno;
     if (fclose(out) != 0) bad = 1, e = errno;
@@ -197,15 +237,139 @@ static int read_header(hid_t f, const char *path, zm_nn_file_info *info, zm_err 
     return 0;
 }
 
-static hid_t open_quiet(const char *path, zm_err *err)
+/* The file's bytes, checked against its header, into *image (size *n); ZM_EIO or
+ * ZM_EFORMAT naming the problem otherwise. Reads at most the header of a file that is not
+ * a sealed weight file of the size it claims. */
+static int read_checked(const char *path, unsigned char **image, size_t *n, zm_err *err)
 {
+    *image = NULL;
     FILE *fp = fopen(path, "rb");
-    if (!fp) return zm_err_set(err, ZM_EIO, "weights %s: cannot open", path);
-    fclose(fp);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (!fp) return zm_err_set(err, ZM_EIO, "weights %s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        (void)fclose(fp); /* read-only, and already an error */
+        return zm_err_set(err, ZM_EIO, "weights %s: cannot open: not a regular file", path);
+    }
+    const size_t size = (size_t)st.st_size;
+    unsigned char hdr[ZM_NN_USERBLOCK] = {0}, magic[HDR_MAGIC_LEN] = {0};
+    memcpy(magic, ZM_NN_MAGIC, strlen(ZM_NN_MAGIC));
+    size_t got = fread(hdr, 1, size < sizeof hdr ? size : sizeof hdr, fp);
+    int rc = 0;
+    if (got != (size < sizeof hdr ? size : sizeof hdr))
+        rc = zm_err_set(err, ZM_EIO, "weights %s: cannot read the first %zu bytes", path,
+                        size < sizeof hdr ? size : sizeof hdr);
+    else if (size < HDR_MAGIC_LEN || memcmp(hdr, magic, HDR_MAGIC_LEN) != 0) {
+        /* HDF5's signature at 0, 512, 1024, ... (where HDF5 looks for its superblock) */
+        static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+        int hdf5 = size >= 8 && memcmp(hdr, sig, 8) == 0;
+        for (size_t off = 512; !hdf5 && off + 8 <= size && off <= ((size_t)1 << 40); off *= 2) {
+            unsigned char b[8];
+            hdf5 = fseek(fp, (long)off, SEEK_SET) == 0 && fread(b, 1, 8, fp) == 8 &&
+                   memcmp(b, sig, 8) == 0;
+        }
+        if (hdf5)
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: an HDF5 file without the '%s' header: a weight file of "
+                            "format version 1 (zoomorph reads version %d) or not a zoomorph weight "
+                            "file; a version-1 file is upgraded, tensors unchanged, by "
+                            "'/usr/bin/python3 models/upgrade_weights.py %s NEW.h5' (or rewrite it "
+                            "with models/convert_torch.py)",
+                            path, ZM_NN_MAGIC, ZM_NN_FORMAT_VERSION, path);
+        else
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: not a zoomorph weight file, nor an HDF5 file (no '%s' "
+                            "header, no HDF5 signature; %zu bytes)",
+                            path, ZM_NN_MAGIC, size);
+    } else if (size < ZM_NN_HEADER_LEN)
+        rc = zm_err_set(err, ZM_EFORMAT,
+                        "weights %s: truncated: %zu bytes, shorter than the %d-byte header", path,
+                        size, ZM_NN_HEADER_LEN);
+    else {
+        uint32_t version = (uint32_t)get_le(hdr + HDR_VERSION, 4);
+        uint32_t ub = (uint32_t)get_le(hdr + HDR_USERBLOCK, 4);
+        uint64_t length = get_le(hdr + HDR_LENGTH, 8);
+        if (version != ZM_NN_FORMAT_VERSION)
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: unknown format version %u (this zoomorph reads %d)", path,
+                            version, ZM_NN_FORMAT_VERSION);
+        else if (ub != ZM_NN_USERBLOCK)
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: the header gives a user block of %u bytes, expected %d "
+                            "(damaged header)",
+                            path, ub, ZM_NN_USERBLOCK);
+        else if (length > size)
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: truncated: %zu bytes, the header says %llu", path, size,
+                            (unsigned long long)length);
+        else if (length < size)
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: %zu bytes, the header says %llu (data appended, or a "
+                            "damaged header)",
+                            path, size, (unsigned long long)length);
+        else if (size <= ZM_NN_USERBLOCK)
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: %zu bytes, no room for HDF5 after the %d-byte user block "
+                            "(damaged header)",
+                            path, size, ZM_NN_USERBLOCK);
+    }
+    if (rc == 0) {
+        const size_t rest = size - ZM_NN_USERBLOCK;
+        *image = zm_malloc(size);
+        memcpy(*image, hdr, ZM_NN_USERBLOCK);
+        if (fread(*image + ZM_NN_USERBLOCK, 1, rest, fp) != rest)
+            rc = zm_err_set(err, ZM_EIO, "weights %s: cannot read its %zu bytes (%s)", path, size,
+                            ferror(fp) ? strerror(errno) : "shorter than when opened");
+    }
+    if (fclose(fp) != 0 && rc == 0)
+        rc = zm_err_set(err, ZM_EIO, "weights %s: cannot close: %s", path, strerror(errno));
+    if (rc == 0) {
+        unsigned char want[ZM_NN_USERBLOCK];
+        memcpy(want, *image, ZM_NN_USERBLOCK);
+        seal_image(*image, size); /* what the writer would have put there for these bytes */
+        if (get_le(want + HDR_CRC, 4) != get_le(*image + HDR_CRC, 4))
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: checksum mismatch over the file (corrupted file)", path);
+        else if (memcmp(want, *image, ZM_NN_USERBLOCK) != 0)
+            rc = zm_err_set(err, ZM_EFORMAT,
+                            "weights %s: non-zero bytes in the user block after the header "
+                            "(corrupted file)",
+                            path);
+    }
+    if (rc) {
+        free(*image);
+        *image = NULL;
+        return rc;
+    }
+    *n = size;
+    return 0;
+}
+
+/* The checked file opened by HDF5 from memory (never from the disk, which could have
+ * changed since). */
+static hid_t open_checked(const char *path, zm_err *err)
+{
+    unsigned char *image;
+    size_t n;
+    int rc = read_checked(path, &image, &n, err);
+    if (rc) return rc;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    ZM_CHECK_H5(fapl);
+    ZM_CHECK_H5(H5Pset_fapl_core(fapl, 1 << 20, 0));
+    ZM_CHECK_H5(H5Pset_file_image(fapl, image, n)); /* copied */
+    free(image);
+    /* the core driver refuses a name that exists on disk when given an image: "PATH/image"
+     * never does (PATH is a regular file, read_checked made sure) */
+    size_t len = strlen(path) + sizeof "/image";
+    char *name = zm_malloc(len);
+    snprintf(name, len, "%s/image", path);
+    hid_t f = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+    free(name);
+    ZM_CHECK_H5(H5Pclose(fapl));
     if (f < 0)
         return zm_err_set(err, ZM_EFORMAT,
-                          "weights %s: not a readable HDF5 file (truncated or corrupted?)", path);
+                          "weights %s: header and checksum are right, but HDF5 cannot open the "
+                          "file",
+                          path);
     return f;
 }
 
@@ -215,7 +379,7 @@ int zm_net_file_info(const char *path, zm_nn_file_info *info, zm_err *err)
     void *fd;
     H5Eget_auto2(H5E_DEFAULT, &fn, &fd);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = open_quiet(path, err);
+    hid_t f = open_checked(path, err);
     int rc = (int)f;
     if (f >= 0) {
         rc = read_header(f, path, info, err);
@@ -315,7 +479,7 @@ int zm_net_load(zm_net *net, const char *path, int flags, zm_err *err)
     H5Eget_auto2(H5E_DEFAULT, &fn, &fd);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     zm_nn_file_info info;
-    hid_t f = open_quiet(path, err);
+    hid_t f = open_checked(path, err);
     int rc = (int)f;
     if (f >= 0) {
         rc = read_header(f, path, &info, err);

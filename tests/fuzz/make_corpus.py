@@ -7,13 +7,16 @@ OUT/<target>/ gets small seeds: real survey files from REAL_DIR (../shared/data/
 DECaLS cutout cubes, Legacy Surveys coadds and Tractor catalogues, DECam CCDs) cropped
 to a few dozen pixels or rows with their headers kept, plain and tile-compressed; a tiny
 simulated survey (zoomorph simulate) and a store made from it (plan, cutout, votes);
-the shipped configs; weight files written by h5py. Real files stay where they are.
+the shipped configs; weight files written by h5py in format 2 (models/zm_weights.py: the
+whole-file header, so the fuzzer starts from files that pass it), and one of format 1.
+Real files stay where they are.
 """
 import glob
 import io
 import os
 import subprocess
 import sys
+import zlib
 
 import h5py
 import numpy as np
@@ -24,6 +27,8 @@ out, zbin = sys.argv[1], sys.argv[2]
 real = sys.argv[3] if len(sys.argv) > 3 else os.path.join(
     os.path.dirname(__file__), "../../../shared/data/real")
 src = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+sys.path.insert(0, os.path.join(src, "models"))
+import zm_weights  # noqa: E402
 T = {t: os.path.join(out, t) for t in
      ("fuzz_fits_image", "fuzz_table_csv", "fuzz_table_fits", "fuzz_params", "fuzz_nn_file",
       "fuzz_store")}
@@ -162,29 +167,38 @@ for p in sorted(glob.glob(src + "/config/*.ini")):
 put("fuzz_params", "run.ini", open(ini, "rb").read())
 
 # ---- weight files ---------------------------------------------------------------
-def weights(name, attrs, tensors):
+def weights(name, attrs, tensors, version=zm_weights.VERSION):
+    """A weight file of format version (2: with the header; 1: plain HDF5, refused)."""
     p = os.path.join(w, name)
-    with h5py.File(p, "w") as f:
+    with (zm_weights.create(p) if version == 2 else h5py.File(p, "w")) as f:
+        f.attrs["format_version"] = np.int32(version)
         for k, v in attrs.items():
             f.attrs[k] = v
         g = f.create_group("tensors")
         for k, a in tensors.items():
             d = g.create_dataset(k, data=a)
-            import zlib
             d.attrs["crc32"] = np.uint32(zlib.crc32(a.astype("<f4").tobytes()))
+    if version == 2:
+        zm_weights.seal(p)
     put("fuzz_nn_file", name, open(p, "rb").read())
 
 
-base = {"format": "zoomorph-nn-weights", "format_version": 1, "arch": "zoonet", "in_ch": 1,
-        "in_size": 64, "n_out": 34}
+base = {"format": "zoomorph-nn-weights", "arch": "zoonet", "in_ch": 1, "in_size": 64,
+        "n_out": 34}
 weights("header-only.h5", base, {})
 weights("one-tensor.h5", base, {"head.1.weight": np.ones((34, 8), np.float32)})
 weights("other-arch.h5", dict(base, arch="resnet18"), {})
-weights("version-9.h5", dict(base, format_version=9), {})
+weights("version-9.h5", dict(base, format_version=np.int32(9)), {})  # in the attribute
+weights("version-1.h5", base, {"head.1.weight": np.ones((34, 8), np.float32)}, version=1)
 shipped = src + "/models/zoonet-gz-sim.h5"
 if os.path.exists(shipped):
     with h5py.File(shipped) as f:  # the shipped model with its 8 smallest tensors
         small = sorted(f["tensors"], key=lambda k: f["tensors"][k].size)[:8]
-        weights("shipped-subset.h5", {k: f.attrs[k] for k in f.attrs},
-                {k: f["tensors"][k][()] for k in small})
+        attrs = {k: f.attrs[k] for k in f.attrs if k != "format_version"}
+        tensors = {k: f["tensors"][k][()] for k in small}
+    weights("shipped-subset.h5", attrs, tensors)
+    weights("shipped-subset-v9.h5", attrs, tensors)
+    with open(os.path.join(T["fuzz_nn_file"], "shipped-subset-v9.h5"), "r+b") as f:
+        f.seek(24)  # the header's version
+        f.write(bytes([9]))
 print("seeds:", ", ".join(f"{t} {n}" for t, n in count.items()))

@@ -1,7 +1,9 @@
 /*
- * test_nn_file.c: weight files (round trip; wrong architecture, channels, size, head;
- * truncated, corrupted and unknown-version files), NaN/inf detection with the layer
- * name, Monte-Carlo dropout, blocks and freezing, and the optimisers and schedules.
+ * test_nn_file.c: weight files (round trip and the user-block header; wrong architecture,
+ * channels, size, head; truncated, corrupted, version-1, foreign and unknown-version
+ * files, refused by the whole-file check before HDF5 parses them, and a corrupted tensor
+ * behind a right whole-file checksum, refused by its own), NaN/inf detection with the
+ * layer name, Monte-Carlo dropout, blocks and freezing, and the optimisers and schedules.
  * No PyTorch needed.
  */
 #include <hdf5.h>
@@ -41,6 +43,51 @@ static void fill(float *x, size_t n, uint64_t seed)
 
 static char saved[4400];
 
+/* The whole file (read back by the tests that corrupt one), *n bytes. */
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+    long len = ftell(fp);
+    ck_assert_int_ge(len, 0);
+    rewind(fp);
+    unsigned char *b = zm_malloc((size_t)len + 1);
+    ck_assert_uint_eq(fread(b, 1, (size_t)len, fp), (size_t)len);
+    ck_assert_int_eq(fclose(fp), 0);
+    *n = (size_t)len;
+    return b;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(b, 1, n, fp), n);
+    ck_assert_int_eq(fclose(fp), 0);
+}
+
+static uint64_t le(const unsigned char *p, int nbytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < nbytes; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Rewrites the header's length and CRC for the file as it is now (after HDF5 edited it in
+ * place), as a forger would: the checks behind the whole-file one are reached. */
+static void reseal(const char *path)
+{
+    size_t n;
+    unsigned char *b = slurp(path, &n);
+    ck_assert_uint_gt(n, ZM_NN_USERBLOCK);
+    for (int i = 0; i < 8; i++) b[32 + i] = (unsigned char)((uint64_t)n >> (8 * i));
+    uint32_t crc = zm_crc32(0, b + ZM_NN_USERBLOCK, n - ZM_NN_USERBLOCK);
+    for (int i = 0; i < 4; i++) b[40 + i] = (unsigned char)(crc >> (8 * i));
+    spit(path, b, n);
+    free(b);
+}
+
 static const char *saved_file(void)
 {
     if (!saved[0]) {
@@ -68,6 +115,18 @@ START_TEST(round_trip)
     ck_assert_int_eq(info.in_size, 64);
     ck_assert_int_eq(info.n_out, 5);
     ck_assert_int_eq(info.version, ZM_NN_FORMAT_VERSION);
+    /* the header (nn_file.h): magic, version, user block, length, CRC of the rest, zeros */
+    size_t n;
+    unsigned char *h = slurp(saved_file(), &n);
+    ck_assert_uint_gt(n, ZM_NN_USERBLOCK);
+    ck_assert_int_eq(memcmp(h, "ZOOMORPH-NN-WEIGHTS\0\0\0\0\0", 24), 0);
+    ck_assert_uint_eq(le(h + 24, 4), 2);
+    ck_assert_uint_eq(le(h + 28, 4), ZM_NN_USERBLOCK);
+    ck_assert_uint_eq(le(h + 32, 8), n);
+    ck_assert_uint_eq(le(h + 40, 4), zm_crc32(0, h + ZM_NN_USERBLOCK, n - ZM_NN_USERBLOCK));
+    for (int i = ZM_NN_HEADER_LEN; i < ZM_NN_USERBLOCK; i++) ck_assert_int_eq(h[i], 0);
+    ck_assert_int_eq(memcmp(h + ZM_NN_USERBLOCK, "\x89HDF\r\n\x1a\n", 8), 0);
+    free(h);
     float x[2 * 64 * 64];
     fill(x, 2 * 64 * 64, 5);
     ck_assert(zm_net_forward(a, x, 2, ZM_MODE_EVAL, &err) == 0);
@@ -126,6 +185,7 @@ START_TEST(wrong_network)
     H5Awrite(a, H5T_NATIVE_INT, &zero);
     H5Aclose(a);
     H5Fclose(f);
+    reseal(enc);
     expect_error(n, enc, 0, "head has 0 outputs");
     ck_assert_msg(zm_net_load(n, enc, ZM_LOAD_SKIP_HEAD, &err) == 0, "%s", err.msg);
     zm_net_free(n);
@@ -163,31 +223,101 @@ START_TEST(save_on_full_disk)
 }
 END_TEST
 
+/* A weight file of format version 1 (or any HDF5 file without the header), written
+ * with userblock bytes of user block (0: none). */
+static void write_plain_hdf5(const char *path, hsize_t userblock)
+{
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    ck_assert(fcpl >= 0);
+    if (userblock) ck_assert(H5Pset_userblock(fcpl, userblock) >= 0);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    hid_t ty = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+    ck_assert(ty >= 0 && sp >= 0 && H5Tset_size(ty, sizeof ZM_NN_FORMAT) >= 0);
+    hid_t a = H5Acreate2(f, "format", ty, sp, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(a >= 0 && H5Awrite(a, ty, ZM_NN_FORMAT) >= 0 && H5Aclose(a) >= 0);
+    int v = 1;
+    a = H5Acreate2(f, "format_version", H5T_NATIVE_INT, sp, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &v) >= 0 && H5Aclose(a) >= 0);
+    ck_assert(H5Tclose(ty) >= 0 && H5Sclose(sp) >= 0 && H5Pclose(fcpl) >= 0);
+    ck_assert(H5Fclose(f) >= 0);
+}
+
+/* Refused by both readers with needle, before HDF5 parses the file. */
+static void expect_refused(zm_net *net, const char *path, const char *needle)
+{
+    expect_error(net, path, 0, needle);
+    zm_nn_file_info info;
+    zm_err err = {0};
+    ck_assert_int_eq(zm_net_file_info(path, &info, &err), ZM_EFORMAT);
+    ck_assert_msg(strstr(err.msg, needle) != NULL, "'%s' lacks '%s'", err.msg, needle);
+}
+
 START_TEST(bad_files)
 {
     const char *src = saved_file();
     char path[4500];
     zm_net *n = make("zoonet", 1, 64, 5, 3);
-    /* truncated */
+    size_t size;
+    unsigned char *good = slurp(src, &size), *b = zm_malloc(size + 16);
+    /* truncated: after the header, inside it */
     snprintf(path, sizeof path, "%s.trunc", src);
     ck_assert(zt_run("head -c 200000 '%s' > '%s'", src, path) == 0);
-    expect_error(n, path, 0, "truncated");
-    /* corrupted tensor data: flip bytes inside one dataset */
+    char needle[200];
+    snprintf(needle, sizeof needle, "truncated: 200000 bytes, the header says %zu", size);
+    expect_refused(n, path, needle);
+    spit(path, good, 30);
+    expect_refused(n, path, "truncated: 30 bytes, shorter than the 44-byte header");
+    /* data appended */
+    memcpy(b, good, size);
+    memset(b + size, 0, 16);
+    spit(path, b, size + 16);
+    expect_refused(n, path, "data appended");
+    /* one byte flipped anywhere after the user block (the superblock, tensors, the last
+     * byte): the whole-file checksum refuses it before HDF5 opens the file */
+    snprintf(path, sizeof path, "%s.flip", src);
+    for (int k = 0; k <= 40; k++) {
+        size_t at = ZM_NN_USERBLOCK + (size - 1 - ZM_NN_USERBLOCK) * (size_t)k / 40;
+        memcpy(b, good, size);
+        b[at] ^= (unsigned char)(1u << (k % 8));
+        spit(path, b, size);
+        zm_err err = {0};
+        ck_assert_int_eq(zm_net_load(n, path, 0, &err), ZM_EFORMAT);
+        ck_assert_msg(strstr(err.msg, "checksum mismatch over the file (corrupted file)"),
+                      "byte %zu: %s", at, err.msg);
+    }
+    expect_refused(n, path, "checksum mismatch over the file (corrupted file)");
+    /* ... and in the header's CRC, or the zero bytes of the user block after the header */
+    memcpy(b, good, size);
+    b[41] ^= 0x10;
+    spit(path, b, size);
+    expect_refused(n, path, "checksum mismatch over the file");
+    memcpy(b, good, size);
+    b[300] = 1;
+    spit(path, b, size);
+    expect_refused(n, path, "non-zero bytes in the user block after the header");
+    /* the header's own version */
+    memcpy(b, good, size);
+    b[24] = 99;
+    spit(path, b, size);
+    expect_refused(n, path, "unknown format version 99 (this zoomorph reads 2)");
+    /* a corrupted tensor behind a right whole-file checksum (a forged header): the
+     * per-tensor checksum still catches it */
     snprintf(path, sizeof path, "%s.corrupt", src);
     ck_assert(zt_run("cp '%s' '%s'", src, path) == 0);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t d = H5Dopen2(f, "tensors/features.3.0.block.0.0.weight", H5P_DEFAULT);
-    haddr_t at = H5Dget_offset(d);
+    haddr_t at = H5Dget_offset(d); /* relative to HDF5's base address: after the block */
     H5Dclose(d);
     H5Fclose(f);
     ck_assert(at != HADDR_UNDEF);
-    FILE *fp = fopen(path, "r+b");
-    fseek(fp, (long)at + 40, SEEK_SET);
-    unsigned char junk[4] = {0x12, 0x34, 0x56, 0x78};
-    fwrite(junk, 1, 4, fp);
-    fclose(fp);
+    memcpy(b, good, size);
+    memcpy(b + ZM_NN_USERBLOCK + at + 40, "\x12\x34\x56\x78", 4);
+    spit(path, b, size);
+    expect_error(n, path, 0, "checksum mismatch over the file");
+    reseal(path);
     expect_error(n, path, 0, "checksum mismatch in tensor features.3.0.block.0.0.weight");
-    /* unknown format version */
+    /* unknown format version in the HDF5 attribute (header resealed) */
     snprintf(path, sizeof path, "%s.v99", src);
     ck_assert(zt_run("cp '%s' '%s'", src, path) == 0);
     f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -196,12 +326,61 @@ START_TEST(bad_files)
     H5Awrite(a, H5T_NATIVE_INT, &v);
     H5Aclose(a);
     H5Fclose(f);
-    expect_error(n, path, 0, "unknown format version 99");
-    /* not a weight file at all */
+    expect_refused(n, path, "checksum mismatch over the file");
+    reseal(path);
+    expect_refused(n, path, "unknown format version 99");
+    /* a version-1 file (HDF5, no header) and a foreign HDF5 file with a user block of its
+     * own: refused unparsed, with the way to upgrade */
+    snprintf(path, sizeof path, "%s.v1", src);
+    write_plain_hdf5(path, 0);
+    expect_refused(n, path, "an HDF5 file without the 'ZOOMORPH-NN-WEIGHTS' header: a weight "
+                            "file of format version 1");
+    expect_refused(n, path, "models/upgrade_weights.py");
+    write_plain_hdf5(path, 2048);
+    expect_refused(n, path, "an HDF5 file without the 'ZOOMORPH-NN-WEIGHTS' header");
+    /* not an HDF5 file at all, and an empty one */
     snprintf(path, sizeof path, "%s.text", src);
     ck_assert(zt_run("echo hello > '%s'", path) == 0);
-    expect_error(n, path, 0, "not a readable HDF5 file");
+    expect_refused(n, path, "not a zoomorph weight file, nor an HDF5 file");
+    spit(path, good, 0);
+    expect_refused(n, path, "not a zoomorph weight file, nor an HDF5 file");
+    free(good), free(b);
     zm_net_free(n);
+}
+END_TEST
+
+/* A version-1 file (h5py, no user block: as zoomorph wrote them before format 2) is
+ * refused with the hint, and models/upgrade_weights.py turns it into a version-2 file that
+ * loads the same weights; models/zm_weights.py checks the C writer's header. */
+START_TEST(upgrade_version1)
+{
+    const char *src = saved_file(), *py = zt_env("ZM_PYTHON", "/usr/bin/python3"),
+               *dir = zt_env("ZM_SOURCE_DIR", ".");
+    char v1[4500], v2[4500];
+    snprintf(v1, sizeof v1, "%s.old-v1", src);
+    snprintf(v2, sizeof v2, "%s.upgraded", src);
+    ck_assert_int_eq(zt_run("%s '%s/models/zm_weights.py' '%s'", py, dir, src), 0);
+    ck_assert_int_eq(
+        zt_run("%s -c 'import sys, h5py, numpy as np\n"
+               "s, d = h5py.File(sys.argv[1], \"r\"), h5py.File(sys.argv[2], \"w\")\n"
+               "for k in s.attrs: d.attrs.create(k, s.attrs[k], dtype=s.attrs.get_id(k).dtype)\n"
+               "d.attrs[\"format_version\"] = np.int32(1)\n"
+               "s.copy(\"tensors\", d)' '%s' '%s'",
+               py, src, v1),
+        0);
+    zm_net *n = make("zoonet", 1, 64, 5, 3), *a = make("zoonet", 1, 64, 5, 1);
+    expect_error(n, v1, 0, "models/upgrade_weights.py");
+    ck_assert_int_ne(zt_run("%s '%s/models/zm_weights.py' '%s'", py, dir, v1), 0);
+    ck_assert_int_eq(zt_run("%s '%s/models/upgrade_weights.py' '%s' '%s'", py, dir, v1, v2), 0);
+    zm_err err = {0};
+    ck_assert_msg(zm_net_load(n, v2, 0, &err) == 0, "%s", err.msg);
+    ck_assert(memcmp(a->params, n->params, 4 * a->n_params) == 0);
+    ck_assert(memcmp(a->state, n->state, 4 * a->n_state) == 0);
+    /* a version-2 file is not upgraded again */
+    ck_assert_int_ne(zt_run("%s '%s/models/upgrade_weights.py' '%s' '%s.again'", py, dir, v2, v2),
+                     0);
+    zm_net_free(n);
+    zm_net_free(a);
 }
 END_TEST
 
@@ -457,6 +636,7 @@ int main(void)
     tcase_add_test(tc, wrong_network);
     tcase_add_test(tc, save_on_full_disk);
     tcase_add_test(tc, bad_files);
+    tcase_add_test(tc, upgrade_version1);
     tcase_add_test(tc, nonfinite_detection);
     tcase_add_test(tc, dropout_modes);
     tcase_add_test(tc, blocks_and_freezing);
