@@ -24,7 +24,7 @@
  * error naming the file and what was expected; the network is left unchanged on error.
  * A version-1 file (HDF5 without the header) is refused with the way to upgrade it
  * (models/upgrade_weights.py). models/convert_torch.py writes this format from
- * torchvision/timm state dicts (the header by models/zmweights.py).
+ * torchvision/timm state dicts (the header by models/zm_weights.py).
  */
 #ifndef ZOOMORPH_NN_FILE_H
 #define ZOOMORPH_NN_FILE_H

@@ -78,9 +78,10 @@ typedef struct {
     double *history;
     int history_stride;
     double images_per_s;   /* training images per second (all ranks) */
-    long timed_steps;      /* steps this call made (not those before a resume) ... */
-    double step_seconds;   /* ... and their time (rank 0), and of it ... */
-    double allreduce_seconds; /* ... in the gradient MPI_Allreduce (waiting included) */
+    double step_seconds;   /* time in the training steps this call made (rank 0), ... */
+    double allreduce_seconds; /* ... of it in the gradient MPI_Allreduce (waiting included) */
+    double step_images_per_s; /* images/s of those steps alone (all ranks) */
+    double allreduce_share;   /* allreduce_seconds / step_seconds */
     double seconds;
 } zm_train_result;
 

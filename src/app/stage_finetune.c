@@ -853,9 +853,9 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
                      "rank(s), gradient allreduce %.1f%% of the step; model %s; predictions in /finetune/%s/prediction",
                      task, zm_param_str(p, "finetune.kind"), r.task.nclass, mname, ntr, res.epochs_run, res.best_epoch + 1,
                      mv.acc, mt.acc, mt.auc, nte,
-                     res.step_seconds > 0 ? (double)res.timed_steps * (double)(r.batch < ntr ? r.batch : ntr) / res.step_seconds : 0.0,
+                     res.step_images_per_s,
                      res.steps, r.batch < ntr ? r.batch : (long long)ntr, ctx->size,
-                     res.step_seconds > 0 ? 100 * res.allreduce_seconds / res.step_seconds : 0.0, output, task);
+                     100 * res.allreduce_share, output, task);
         zm_store_stage_end(s, "finetune", summary);
         /* done: a rerun starts afresh instead of resuming a finished run */
         if (ctx->rank == 0) remove(ckpt);

@@ -134,7 +134,6 @@ static int run_pretrain(const zm_stage_args *a, zm_err *err)
     memset(&opt, 0, sizeof opt);
     zm_train_result res;
     memset(&res, 0, sizeof res);
-    long long tc_batch = zm_param_int(p, "train.batch");
     if (!rc) {
         zm_net_config nc = zm_net_config_default(zm_param_str(p, "model.arch"));
         nc.in_ch = c.C;
@@ -205,14 +204,12 @@ static int run_pretrain(const zm_stage_args *a, zm_err *err)
         if (!rc) rc = zm_store_define(s, &fs, N, 1, err);
         if (!rc) rc = zm_store_write(s, &fs, &sr, 1, split, err);
         char summary[640];
-        const long long B = tc_batch < ntr ? tc_batch : ntr;
         snprintf(summary, sizeof summary,
                  "%s on %ld train / %ld validation galaxies: %d epochs, best validation loss %.4f at epoch %d, %.1f "
                  "images/s on %d ranks (%.1f in the training steps alone, %.1f%% of their time in the gradient "
                  "allreduce); weights in %s",
                  net->arch, ntr, nva, res.epochs_run, res.best_val, res.best_epoch + 1, res.images_per_s, ctx->size,
-                 res.step_seconds > 0 ? (double)res.timed_steps * (double)B / res.step_seconds : 0.0,
-                 res.step_seconds > 0 ? 100 * res.allreduce_seconds / res.step_seconds : 0.0,
+                 res.step_images_per_s, 100 * res.allreduce_share,
                  zm_param_str(p, "model.output"));
         if (!rc) {
             char qs[2048] = "";

@@ -588,7 +588,11 @@ size_t zm_conv2d_fused_work(int N, int C, int O, int K, int P, int Q, int G)
         size_t need = ((size_t)C * K * K + O) * dense_chunk(N, PQ) * PQ;
         if (need > w) w = need;
     }
-    if (use_winograd(C, O, K, 1, 1, G) && wino_work(N, C, O, P, Q) > w) w = wino_work(N, C, O, P, Q);
+    /* stride and padding are not arguments here: room for Winograd whenever it may apply */
+    if (use_winograd(C, O, K, 1, 1, G)) {
+        size_t need = wino_work(N, C, O, P, Q);
+        if (need > w) w = need;
+    }
     if (G == 1 && K == 1) {
         if ((size_t)O * C > w) w = (size_t)O * C;
         if ((size_t)P * Q <= ZM_CONV_BATCH_PQ && (size_t)(C + O) * N * P * Q > w)

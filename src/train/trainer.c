@@ -247,6 +247,7 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
         }
     }
     double t_start = zm_now(), images = 0;
+    long timed_steps = 0; /* steps this call made (not those before a resume) */
     for (int epoch = start_epoch; epoch < cfg->epochs && !rc; epoch++) {
         double t0 = zm_now();
         memcpy(perm, train, (size_t)ntrain * sizeof *perm);
@@ -330,7 +331,7 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
             step++;
             if (cfg->after_step) cfg->after_step(cfg->after_step_user, step);
             res->step_seconds += zm_now() - t_step;
-            res->timed_steps++;
+            timed_steps++;
         }
         if (rc || res->interrupted) break;
         long done_steps = steps_per_epoch;
@@ -399,6 +400,10 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
     res->steps = step;
     res->seconds = zm_now() - t_start;
     res->images_per_s = res->seconds > 0 ? images / res->seconds : 0;
+    if (res->step_seconds > 0) {
+        res->step_images_per_s = (double)timed_steps * (double)B / res->step_seconds;
+        res->allreduce_share = res->allreduce_seconds / res->step_seconds;
+    }
     if (!rc && res->best_epoch >= 0 && nval > 0 && cfg->patience > 0)
         memcpy(net->params, best, net->n_params * sizeof(float));
 done:
