@@ -544,13 +544,6 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     if (!lc && zm_param_require(p, "finetune.labels", "finetune", err)) return ZM_EXIT_INPUT;
     zm_store *s = NULL;
     if (zm_stage_open_store(a, 1, "cutout", &s, err)) return ZM_EXIT_INPUT;
-    if (lc && task_kind(p) == ZM_TASK_TREE) {
-        zm_err_set(err, ZM_EUSAGE, "finetune --learning-curve: [finetune] kind = tree is not supported (the curve is "
-                   "accuracy and ROC AUC of a binary label); fine-tune the tree without --learning-curve, whose summary "
-                   "and /finetune/<task>/prediction attributes give the vote fractions' mean absolute error");
-        zm_store_close(s);
-        return ZM_EXIT_USAGE;
-    }
     if (lc) {
         int rc = learning_curve(a, s, lc, err);
         zm_store_close(s);
@@ -934,11 +927,21 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
         zm_err_prefix(err, "config key [finetune] encoder");
         return ZM_ECONFIG;
     }
+    /* kind = tree: the curve is the test vote fractions' error; otherwise a binary label's
+     * accuracy and ROC AUC */
+    const int is_tree = task_kind(p) == ZM_TASK_TREE;
+    zm_gz_schema T;
+    memset(&T, 0, sizeof T);
+    if (is_tree && load_finetune_tree(p, &T, err)) return ZM_ECONFIG;
+    const zm_task task = is_tree ? (zm_task){ZM_TASK_TREE, 0, NULL, &T} : (zm_task){ZM_TASK_BINARY, 2, NULL, NULL};
     labelset L = {0};
     zm_reject_list rej = {0};
-    int rc = read_labels(ctx, s, p, path, ZM_TASK_BINARY, NULL, &L, &rej, err);
+    int rc = read_labels(ctx, s, p, path, task.kind, task.tree, &L, &rej, err);
     zm_reject_free(&rej);
-    if (rc) return rc;
+    if (rc) {
+        zm_gz_schema_free(&T);
+        return rc;
+    }
     int need_img = 0, need_emb = 0;
     for (int i = 0; i < nmeth; i++) need_img |= meth[i] != M_FROZEN, need_emb |= meth[i] == M_FROZEN;
     zm_stamp_cache ci = {0}, ce = {0};
@@ -946,7 +949,7 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
     if (!rc && need_emb) rc = fill_data(s, 0, &L, &ce, err);
     if (zm_any(ctx, rc)) {
         if (!rc) rc = zm_err_set(err, ZM_EIO, "reading the data failed on another rank");
-        labelset_free(&L), zm_stamp_cache_free(&ci), zm_stamp_cache_free(&ce);
+        labelset_free(&L), zm_stamp_cache_free(&ci), zm_stamp_cache_free(&ce), zm_gz_schema_free(&T);
         return rc;
     }
     unsigned char *use = zm_malloc((size_t)(L.n ? L.n : 1)), *use2 = zm_malloc((size_t)(L.n ? L.n : 1));
@@ -955,8 +958,9 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
         usable_rows(s, &L, &ci, 1, use2);
         for (long i = 0; i < L.n; i++) use[i] &= use2[i];
     }
-    /* test: the split column's test rows (the pretraining's held-out bricks), balanced by
-     * keeping as many negatives (lowest hash first) as positives */
+    /* test: the split column's test rows (the pretraining's held-out bricks); a binary
+     * label's are balanced by keeping as many negatives (lowest hash first) as positives.
+     * A tree's labels are all "positives": training sets are drawn from them alone. */
     size_t nn = (size_t)(L.n ? L.n : 1);
     long long *pos = zm_malloc(nn * sizeof *pos), *neg = zm_malloc(nn * sizeof *neg), *tpos = zm_malloc(nn * sizeof *pos),
               *tneg = zm_malloc(nn * sizeof *neg);
@@ -964,7 +968,7 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
     for (long i = 0; i < L.n; i++) {
         if (!use[i]) continue;
         nsplit += L.split[i] != SPLIT_NONE;
-        int y = L.label[i] > 0.5f;
+        int y = is_tree || L.label[i] > 0.5f;
         if (L.split[i] == SPLIT_TEST) {
             if (y) tpos[ntp++] = L.row[i];
             else tneg[ntn++] = L.row[i];
@@ -973,7 +977,10 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
             else neg[nneg++] = L.row[i];
         }
     }
-    if (nsplit == 0 || ntp == 0 || ntn == 0)
+    if (is_tree && (nsplit == 0 || ntp == 0 || npos < 2))
+        rc = zm_err_set(err, ZM_EMISSING, "labels %s: --learning-curve needs a split column with test rows and at least "
+                        "2 other rows (found %ld test and %ld other labelled galaxies)", path, ntp, npos);
+    else if (!is_tree && (nsplit == 0 || ntp == 0 || ntn == 0))
         rc = zm_err_set(err, ZM_EMISSING, "labels %s: --learning-curve needs a split column with test rows of both classes "
                         "(found %ld positive, %ld negative test labels)", path, ntp, ntn);
     long long *test = zm_malloc(nn * sizeof *test);
@@ -994,19 +1001,57 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
     const long steps = (long)zm_param_int(p, "finetune.lc_steps");
     const long isteps = zm_param_int(p, "finetune.lc_image_steps") ? (long)zm_param_int(p, "finetune.lc_image_steps") : steps;
     const double lr_img = zm_param_real(p, "finetune.lc_lr_images");
+    /* two figures per run: accuracy and ROC AUC, or (trees) the vote fractions' mean
+     * absolute error over every question and over the first */
     double *acc = zm_calloc((size_t)nsizes * nmeth * nseeds, sizeof *acc), *auc = zm_calloc((size_t)nsizes * nmeth * nseeds, sizeof *auc);
-    float *tl = zm_malloc((size_t)(nte ? nte : 1) * sizeof *tl), *pr = zm_malloc((size_t)(nte ? nte : 1) * sizeof *pr);
-    for (long i = 0; i < nte; i++) tl[i] = (float)(zm_stamp_cache_find(need_img ? &ci : &ce, test[i]) >= 0 &&
-                                                   (need_img ? ci.targets : ce.targets)[zm_stamp_cache_find(need_img ? &ci : &ce, test[i])] > 0.5f);
+    const int A = L.A, W = zm_task_outputs(&task);
+    const zm_stamp_cache *lc_ = need_img ? &ci : &ce;
+    float *tl = zm_calloc((size_t)(nte ? nte : 1) * A, sizeof *tl), *pr = zm_malloc((size_t)(nte ? nte : 1) * W * sizeof *pr);
+    for (long i = 0; i < nte; i++) {
+        long k = zm_stamp_cache_find(lc_, test[i]);
+        if (k < 0) continue;
+        if (is_tree) memcpy(tl + (size_t)i * A, lc_->targets + (size_t)k * A, (size_t)A * sizeof *tl);
+        else tl[i] = (float)(lc_->targets[k] > 0.5f);
+    }
     long long *tr = zm_malloc((size_t)(npos + nneg + 1) * sizeof *tr);
-    if (!rc)
+    /* trees: the error of always predicting the mean vote fractions of every label the
+     * training sets are drawn from, beside the curve */
+    double base = NAN, base0 = NAN;
+    if (!rc && is_tree) {
+        float *mean = zm_calloc((size_t)A, sizeof *mean);
+        long *cnt = zm_calloc((size_t)T.nquestions, sizeof *cnt);
+        for (long i = 0; i < npos; i++) {
+            long k = zm_stamp_cache_find(lc_, pos[i]);
+            const float *c = lc_->targets + (size_t)k * A;
+            for (int q = 0; q < T.nquestions; q++) {
+                double nq = 0;
+                for (int j = 0; j < T.q[q].nanswers; j++) nq += c[T.q[q].first + j];
+                if (!(nq > 0)) continue;
+                cnt[q]++;
+                for (int j = 0; j < T.q[q].nanswers; j++) mean[T.q[q].first + j] += (float)(c[T.q[q].first + j] / nq);
+            }
+        }
+        for (int q = 0; q < T.nquestions; q++)
+            for (int j = 0; j < T.q[q].nanswers; j++) mean[T.q[q].first + j] /= cnt[q] ? (float)cnt[q] : 1.0f;
+        for (long i = 0; i < nte; i++) memcpy(pr + (size_t)i * W, mean, (size_t)A * sizeof *pr);
+        metrics m = score(&task, pr, tl, nte);
+        base = m.mae, base0 = m.mae_q0;
+        free(mean), free(cnt);
+    }
+    if (!rc && is_tree)
+        zm_info0("finetune --learning-curve: %ld labels to draw from, test %ld (every labelled test galaxy); %d sizes x "
+                 "%d seeds x %d methods; %ld steps (image runs %ld) of batch %lld; predicting the mean vote fractions: "
+                 "MAE %.4f (%s %.4f)", npos, nte, nsizes, nseeds, nmeth, steps, isteps, zm_param_int(p, "finetune.batch"),
+                 base, T.q[0].name, base0);
+    else if (!rc)
         zm_info0("finetune --learning-curve: %ld + %ld labels to draw from, test %ld (%ld positive, balanced); %d sizes x "
                  "%d seeds x %d methods; %ld steps (image runs %ld) of batch %lld", npos, nneg, nte, ntp, nsizes, nseeds,
                  nmeth, steps, isteps, zm_param_int(p, "finetune.batch"));
     double t0 = zm_now();
     for (int si = 0; si < nsizes && !rc; si++)
         for (int sd = 0; sd < nseeds && !rc; sd++) {
-            long want = sizes[si], kp = want / 2, kn = want - kp;
+            /* binary: half positives where there are enough; trees: every draw from one pool */
+            long want = sizes[si], kp = is_tree ? want : want / 2, kn = want - kp;
             if (kp > npos) kp = npos, kn = want - kp;
             if (kn > nneg) kn = nneg;
             zm_rng rng;
@@ -1019,7 +1064,7 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
                 base_cfg(p, &r);
                 r.info = info;
                 r.method = meth[mi];
-                r.task = (zm_task){ZM_TASK_BINARY, 2, NULL, NULL};
+                r.task = task;
                 r.seed = (unsigned long long)(1000 + sd);
                 r.patience = 0;
                 long bsz = r.batch < ntr ? r.batch : ntr;
@@ -1036,10 +1081,15 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
                 if (!rc) {
                     metrics m = score(&r.task, pr, tl, nte);
                     size_t k = ((size_t)si * nmeth + mi) * nseeds + sd;
-                    acc[k] = m.acc, auc[k] = m.auc;
-                    zm_info0("finetune --learning-curve: %ld labels, seed %d, %s: test accuracy %.3f, ROC AUC %.3f (%d "
-                             "steps, %.0f s so far)", ntr, sd, method_names[r.method], m.acc, m.auc, (int)res.steps,
-                             zm_now() - t0);
+                    acc[k] = is_tree ? m.mae : m.acc, auc[k] = is_tree ? m.mae_q0 : m.auc;
+                    if (is_tree)
+                        zm_info0("finetune --learning-curve: %ld labels, seed %d, %s: test vote-fraction MAE %.4f, %s "
+                                 "%.4f (%d steps, %.0f s so far)", ntr, sd, method_names[r.method], m.mae, T.q[0].name,
+                                 m.mae_q0, (int)res.steps, zm_now() - t0);
+                    else
+                        zm_info0("finetune --learning-curve: %ld labels, seed %d, %s: test accuracy %.3f, ROC AUC %.3f "
+                                 "(%d steps, %.0f s so far)", ntr, sd, method_names[r.method], m.acc, m.auc,
+                                 (int)res.steps, zm_now() - t0);
                 }
                 zm_train_result_free(&res);
                 zm_net_free(net);
@@ -1056,9 +1106,16 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
         if (!md || !csv) {
             rc = zm_err_set(err, ZM_EIO, "cannot write %s / %s ([finetune] lc_out)", fmd, fcsv);
         } else {
-            fprintf(md, "| labels | method | accuracy (mean ± sd) | accuracy min-max | ROC AUC (mean ± sd) | AUC min-max |\n");
+            if (is_tree) {
+                fprintf(md, "| labels | method | vote-fraction MAE, every question (mean ± sd) | min-max | MAE, %s "
+                            "(mean ± sd) | min-max |\n", T.q[0].name);
+                fprintf(csv, "labels,method,seed,fraction_mae,fraction_mae_%s\n", T.q[0].name);
+            } else {
+                fprintf(md, "| labels | method | accuracy (mean ± sd) | accuracy min-max | ROC AUC (mean ± sd) | AUC min-max |\n");
+                fprintf(csv, "labels,method,seed,accuracy,roc_auc\n");
+            }
             fprintf(md, "|---:|---|---|---|---|---|\n");
-            fprintf(csv, "labels,method,seed,accuracy,roc_auc\n");
+            const char *f3 = is_tree ? "%.4f" : "%.3f";
             double *ex = zm_malloc((size_t)nsizes * sizeof *ex), *ey = zm_malloc((size_t)nsizes * nmeth * sizeof *ey);
             double *tmp = zm_malloc((size_t)nseeds * sizeof *tmp);
             for (int si = 0; si < nsizes; si++) {
@@ -1075,17 +1132,26 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
                         st[q][3] = tmp[nseeds - 1];
                     }
                     ey[(size_t)mi * nsizes + si] = st[0][0];
-                    fprintf(md, "| %ld | %s | %.3f ± %.3f | %.3f-%.3f | %.3f ± %.3f | %.3f-%.3f |\n", sizes[si],
-                            method_names[meth[mi]], st[0][0], st[0][1], st[0][2], st[0][3], st[1][0], st[1][1], st[1][2],
-                            st[1][3]);
+                    fprintf(md, "| %ld | %s |", sizes[si], method_names[meth[mi]]);
+                    for (int q = 0; q < 2; q++) {
+                        fputc(' ', md), fprintf(md, f3, st[q][0]), fputs(" ± ", md), fprintf(md, f3, st[q][1]);
+                        fputs(" | ", md), fprintf(md, f3, st[q][2]), fputc('-', md), fprintf(md, f3, st[q][3]);
+                        fputs(" |", md);
+                    }
+                    fputc('\n', md);
                     for (int sd = 0; sd < nseeds; sd++) {
                         size_t k = ((size_t)si * nmeth + mi) * nseeds + sd;
                         fprintf(csv, "%ld,%s,%d,%.6f,%.6f\n", sizes[si], method_names[meth[mi]], sd, acc[k], auc[k]);
                     }
                 }
             }
-            fprintf(md, "\nTest: %ld galaxies of the held-out split (%ld with the label, as many without); %d seeds; "
-                        "colours in the plot: ", nte, ntp, nseeds);
+            if (is_tree)
+                fprintf(md, "\nTest: the %ld labelled galaxies of the held-out split; predicting the mean vote fractions "
+                            "of the %ld labels the training sets are drawn from: MAE %.4f, %s %.4f; %d seeds; colours in "
+                            "the plot: ", nte, npos, base, T.q[0].name, base0, nseeds);
+            else
+                fprintf(md, "\nTest: %ld galaxies of the held-out split (%ld with the label, as many without); %d seeds; "
+                            "colours in the plot: ", nte, ntp, nseeds);
             static const char *const colour[] = {"blue", "orange", "green", "red", "purple", "brown", "pink", "grey"};
             for (int mi = 0; mi < nmeth; mi++) fprintf(md, "%s%s %s", mi ? ", " : "", method_names[meth[mi]], colour[mi % 8]);
             fprintf(md, ".\n");
@@ -1094,8 +1160,8 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
             zm_err pe = {0};
             if (zm_plot_lines(fpng, 640, 400, ser, nmeth, 1, &pe)) zm_warn("finetune: %s", pe.msg);
             free(ex), free(ey), free(tmp);
-            zm_info("finetune --learning-curve: table %s and %s, plot %s (test accuracy against labels, log x)", fmd, fcsv,
-                    fpng);
+            zm_info("finetune --learning-curve: table %s and %s, plot %s (test %s against labels, log x)", fmd, fcsv,
+                    fpng, is_tree ? "vote-fraction MAE" : "accuracy");
         }
         if (md) fclose(md);
         if (csv) fclose(csv);
@@ -1106,9 +1172,11 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
     free(pos), free(neg), free(tpos), free(tneg), free(use), free(use2);
     labelset_free(&L);
     zm_stamp_cache_free(&ci), zm_stamp_cache_free(&ce);
+    zm_gz_schema_free(&T);
     return rc;
 }
 
 const zm_stage zm_stage_finetune = {
     "finetune", "teach the pretrained encoder a new label from a few labels: /finetune/<task>, a weight file",
-    "--learning-curve labels.csv  (accuracy and ROC AUC against training size, pretrained vs scratch)", run_finetune};
+    "--learning-curve labels.csv  (accuracy and ROC AUC, or a tree's vote-fraction error, against training size, "
+    "pretrained vs scratch)", run_finetune};

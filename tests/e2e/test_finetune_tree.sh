@@ -7,7 +7,7 @@
 # unchanged) and all; predicted vote fractions for every galaxy, the catalogue's
 # <task>_<question>_<answer>_fraction columns, the stored test error against numpy. Bad
 # inputs: a missing answer column, negative / NaN / fractional counts (rows listed in
-# /rejects), no [finetune] tree, --learning-curve refused. The loss itself is
+# /rejects), no [finetune] tree. --learning-curve of a tree: its table and baseline. The loss itself is
 # zm_gz_dirichlet_loss (unit.taskloss checks the tree task against gz_loss.py).
 set -euo pipefail
 source "$ZM_SOURCE_DIR/tests/e2e/lib.sh"
@@ -166,7 +166,48 @@ zt_mpi 1 finetune "${common[@]}" "${ft[@]}" --set finetune.tree= > b2.log 2>&1; 
 zt_expect_rc 1 $rc b2.log "config key [finetune] tree is not set"
 zt_mpi 1 finetune "${common[@]}" "${ft[@]}" --set finetune.tree="$work/none.tree" > b3.log 2>&1; rc=$?
 zt_expect_rc 1 $rc b3.log "config key [finetune] tree: decision tree $work/none.tree: cannot open"
-zt_mpi 2 finetune "${common[@]}" "${ft[@]}" --learning-curve "$work/votes.csv" > b4.log 2>&1; rc=$?
-zt_expect_rc 2 $rc b4.log "kind = tree is not supported"
 set -e
+
+# the learning curve of a tree (tiny: frozen only, two sizes): the table, the runs, the
+# plot, and the baseline of predicting the training pool's mean vote fractions against numpy
+zt_mpi 2 finetune "${common[@]}" "${ft[@]}" --set finetune.lc_sizes=10,20 --set finetune.lc_seeds=2 \
+  --set finetune.lc_methods=frozen --set finetune.lc_steps=20 --set finetune.lc_out="$work/lc" \
+  --learning-curve "$work/votes.csv" > lc.log 2>&1
+test -s lc.png && grep -q "| 20 | frozen |" lc.md && [ "$(wc -l < lc.csv)" = 5 ]
+head -1 lc.csv | grep -qx "labels,method,seed,fraction_mae,fraction_mae_shape"
+$ZM_PYTHON - "$work" <<'PY'
+import sys, re, csv, h5py, numpy as np
+w = sys.argv[1]
+f = h5py.File(f"{w}/s.h5", "r")
+ok = ((f["cutouts/flags"][:] & 16) == 0) & np.isfinite(f["representation/embedding"][:]).all(1)
+rows = list(csv.DictReader(open(f"{w}/votes.csv")))
+cols = ["shape_round", "shape_disk", "shape_odd", "bar_yes", "bar_no"]
+qs = ((0, 3), (3, 5))
+lab = {int(r["id"]): (np.array([float(r[c]) for c in cols]), r["split"]) for r in rows if ok[int(r["id"])]}
+pool = [v for v, s in lab.values() if s != "test"]
+test = [v for v, s in lab.values() if s == "test"]
+mean = np.zeros(5)
+for a, b in qs:
+    fr = [v[a:b] / v[a:b].sum() for v in pool if v[a:b].sum() > 0]
+    mean[a:b] = np.mean(fr, 0)
+errs, errs0 = [], []
+for v in test:
+    for q, (a, b) in enumerate(qs):
+        if v[a:b].sum() > 0:
+            e = np.abs(mean[a:b] - v[a:b] / v[a:b].sum()).mean()
+            errs.append(e)
+            if q == 0: errs0.append(e)
+md = open(f"{w}/lc.md").read()
+m = re.search(r"the (\d+) labelled galaxies of the held-out split; predicting the mean vote fractions of the (\d+) "
+              r"labels the training sets are drawn from: MAE ([0-9.]+), shape ([0-9.]+)", md)
+assert m, md
+print(f"tree learning curve: test {m[1]} (numpy {len(test)}), pool {m[2]} (numpy {len(pool)}), baseline MAE {m[3]} "
+      f"(numpy {np.mean(errs):.4f}), shape {m[4]} (numpy {np.mean(errs0):.4f})")
+assert int(m[1]) == len(test) and int(m[2]) == len(pool)
+assert abs(float(m[3]) - np.mean(errs)) < 6e-5 and abs(float(m[4]) - np.mean(errs0)) < 6e-5
+runs = list(csv.DictReader(open(f"{w}/lc.csv")))
+for r in runs:
+    assert 0 < float(r["fraction_mae"]) < 0.5 and 0 < float(r["fraction_mae_shape"]) < 0.5, r
+print("tree learning curve runs:", ", ".join(f"{r['labels']}/{r['seed']}: {float(r['fraction_mae']):.4f}" for r in runs))
+PY
 echo "finetune_tree: all checks passed"
