@@ -93,6 +93,8 @@ typedef struct {
     int is_state; /* 1: lives in net->state (running statistics), not trained */
 } zm_param;
 
+#define ZM_STAMP_FIELD_LEN 160
+
 typedef struct {
     const char *arch;   /* "efficientnet_b0", "resnet18", "zoonet" */
     int in_ch;          /* 1 or 3 */
@@ -144,6 +146,9 @@ typedef struct {
     int *readers;     /* per tensor: how many ops read it */
     float *fold;      /* inference: folded BN scale and shift of one layer */
     zm_rng rng;
+    char stamp_field[ZM_STAMP_FIELD_LEN]; /* the field rule of the stamps it was trained on
+                                           * (zm_stamp_field_text; "" unknown): saved as the
+                                           * weight file's attribute stamp_field */
 } zm_net;
 
 /* Defaults for an architecture name (in_ch 1, in_size 224, n_out 34, max_batch 32,

@@ -13,7 +13,10 @@
  * opens the checked bytes from memory. Inside the HDF5 file:
  *   /                 attributes: format = "zoomorph-nn-weights", format_version = 2,
  *                     arch (string), in_ch, in_size, n_out (int), head_hidden (int,
- *                     absent = 0: the width of a fine-tuned MLP head, nn.h)
+ *                     absent = 0: the width of a fine-tuned MLP head, nn.h),
+ *                     stamp_field (string, optional: the [cutout] field rule of the
+ *                     stamps it was trained on, as zm_stamp_field_text writes it; the
+ *                     stages that run the model on stamps refuse a different one)
  *   /tensors/<name>   float32 dataset per parameter and BN running statistic, named by
  *                     its PyTorch state-dict name ("features.1.0.block.0.0.weight"),
  *                     shaped as in PyTorch, with attribute crc32 (uint32, zlib's CRC-32
@@ -49,6 +52,7 @@ typedef struct {
     char arch[32];
     int version, in_ch, in_size, n_out;
     int head_hidden; /* 0: dropout + linear head; > 0: the fine-tuning MLP head (nn.h) */
+    char stamp_field[ZM_STAMP_FIELD_LEN]; /* optional attribute stamp_field; "" if absent */
 } zm_nn_file_info;
 
 int zm_net_save(const zm_net *net, const char *path, zm_err *err);

@@ -54,8 +54,10 @@ static const zm_param_def defs[] = {
      "field size: gz (Galaxy Zoo's pixscale rule on th50/th90), fixed (fixed_arcsec), "
      "native (a cutout file's whole extent), auto (gz for bricks and for tables with "
      "petro_th50, native otherwise)"},
-    {"cutout.gz_pixels", ZM_PT_REAL, "424", 1, 1e5, NULL, "pixels",
-     "gz rule: the field is gz_pixels times the rule's pixscale"},
+    {"cutout.gz_pixels", ZM_PT_REAL, "212", 1, 1e5, NULL, "pixels",
+     "gz rule: the field is gz_pixels times the rule's pixscale (212: half Galaxy Zoo's 424, as the shipped model "
+     "was trained: a 72-pixel stamp of the whole Galaxy Zoo field puts the median galaxy's half-light radius at 4 "
+     "pixels; set 424 for models trained on Galaxy Zoo's images, such as Zoobot's)"},
     {"cutout.th50_factor", ZM_PT_REAL, "0.04", 0, 10, NULL, "", "gz rule: a in min(a*th50, b*th90)"},
     {"cutout.th90_factor", ZM_PT_REAL, "0.02", 0, 10, NULL, "", "gz rule: b in min(a*th50, b*th90)"},
     {"cutout.min_pixscale", ZM_PT_REAL, "0.1", 0, 100, NULL, "arcsec/pixel",

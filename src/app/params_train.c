@@ -12,6 +12,9 @@ static const zm_param_def defs[] = {
      "initial weights (a zoomorph weight file); empty: random initialisation"},
     {"model.dropout", ZM_PT_REAL, "0.2", 0, 0.95, NULL, "", "dropout before the head (Zoobot: 0.2)"},
     {"model.output", ZM_PT_STR, "pretrained.h5", NOR, NULL, "", "where pretrain writes the trained weights"},
+    {"model.check_field", ZM_PT_BOOL, "true", NOR, NULL, "",
+     "refuse to run a model on stamps cut with another field rule than its training stamps' (weight attribute "
+     "stamp_field; false: a warning)"},
 
     {"train.epochs", ZM_PT_INT, "20", 1, 100000, NULL, "", "most epochs"},
     {"train.patience", ZM_PT_INT, "10", 0, 100000, NULL, "epochs",

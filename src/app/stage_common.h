@@ -145,6 +145,18 @@ typedef struct {
 } zm_stamp_rules;
 
 int zm_stamp_rules_from_params(const zm_params *p, zm_stamp_rules *r, zm_err *err);
+/* The field rule of r and the stamp size as one line, e.g. "gz: 212 x max(min(0.04 th50,
+ * 0.02 th90), 0.1) arcsec on 72-pixel stamps": the cutout stage stores it (attribute "field" of /cutouts/images), pretrain
+ * and finetune write it into their weight files (stamp_field). n >= ZM_STAMP_FIELD_LEN. */
+void zm_stamp_field_text(const zm_stamp_rules *r, char *buf, size_t n);
+/* The stamps' field (store attribute, or zm_stamp_field_text where they are cut now)
+ * against the one the model was trained on: 0 if either is unknown or they agree; a
+ * ZM_ECONFIG error naming both otherwise, or a warning where [model] check_field =
+ * false. The same on every rank. */
+int zm_stamp_field_check(const zm_params *p, const char *weights, const char *model_field, const char *stamps_field,
+                         const char *stamps_where, zm_err *err);
+/* The field of the store's stamps ("" where the cutout stage recorded none). */
+void zm_store_stamp_field(zm_store *s, char *buf, size_t n);
 /* 1 if the path names a PNG/JPEG picture (by its extension). */
 int zm_is_picture_path(const char *path);
 /* Loads a brick's band images (bricks_mode: path is the brick directory, name the
@@ -202,9 +214,10 @@ typedef struct {
 } zm_embedder;
 
 /* Loads the weights and the tree ([labels] tree); checks the model takes C channels of
- * at most S pixels (stamps_where names the stamps in the message). Not collective. */
-int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, const char *stamps_where, int batch,
-                     int mc, zm_embedder *e, zm_err *err);
+ * at most S pixels, cut with the field it was trained on (stamps_field, "" unknown:
+ * zm_stamp_field_check); stamps_where names the stamps in messages. Not collective. */
+int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, const char *stamps_field,
+                     const char *stamps_where, int batch, int mc, zm_embedder *e, zm_err *err);
 /* m <= batch stamps (C x S x S floats in [0, 1]) centre-cropped to the model's input:
  * emb m x D (first pass), conc/frac m x A (mean over passes), sd m x A (their spread).
  * stream keys the dropout's random numbers (Monte-Carlo passes). */

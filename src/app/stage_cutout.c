@@ -51,9 +51,12 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
     char status[32] = "";
     zm_store_get_attr(s, "/meta/stages/cutout", "status", status, sizeof status);
     unsigned long long dims[4] = {0};
+    char field[ZM_STAMP_FIELD_LEN], had[ZM_STAMP_FIELD_LEN];
+    zm_stamp_field_text(&rules, field, sizeof field);
+    zm_store_stamp_field(s, had, sizeof had);
     int resume = !strcmp(status, "running") && zm_store_exists(s, fimg.path) &&
                  zm_store_shape(s, fimg.path, dims, err) == 4 && dims[1] == (unsigned)cfg.channels &&
-                 dims[2] == (unsigned)cfg.size && zm_store_exists(s, ZM_F_INPUT_CUTOUT_DONE.path);
+                 dims[2] == (unsigned)cfg.size && !strcmp(had, field) && zm_store_exists(s, ZM_F_INPUT_CUTOUT_DONE.path);
     resume = zm_any(ctx, resume) && !zm_any(ctx, !resume);
     int rc = 0;
     if (!resume) {
@@ -62,6 +65,8 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
         if (!rc) rc = zm_store_define(s, &ZM_F_CUT_FLAGS, ngal_total, 1, err);
         if (!rc) rc = zm_store_define(s, &ZM_F_CUT_PIXSCALE, ngal_total, 1, err);
         if (!rc) rc = zm_store_define(s, &ZM_F_INPUT_CUTOUT_DONE, (unsigned long long)in.n, 1, err);
+        /* the field rule the stamps are cut with: the models trained on them carry it */
+        if (!rc) rc = zm_store_set_attr(s, fimg.path, "field", field);
     } else {
         long ndone = 0;
         for (int i = 0; i < in.n; i++) ndone += in.cutout_done[i];

@@ -57,7 +57,10 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     }
     if (!rc) rc = zm_store_nrows(s, ZM_F_GAL_ID.path, &N, err);
     const int C = (int)dims[1], S = (int)dims[2];
-    if (!rc) rc = zm_embedder_open(p, w, C, S, zm_store_path(s), batch, mc, &E, err);
+    char field[ZM_STAMP_FIELD_LEN];
+    if (fly) zm_stamp_field_text(&mk.rules, field, sizeof field);
+    else zm_store_stamp_field(s, field, sizeof field);
+    if (!rc) rc = zm_embedder_open(p, w, C, S, field, zm_store_path(s), batch, mc, &E, err);
     if (!rc) rc = zm_inputs_read(s, &in, err);
     if (zm_any(ctx, rc)) {
         if (!rc) zm_err_set(err, ZM_EIO, "embed: setting up failed on another rank");

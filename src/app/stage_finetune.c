@@ -584,6 +584,9 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     unsigned char *use = NULL, *split = NULL;
     int rc = zm_net_file_info(r.encoder, &r.info, err);
     if (rc) zm_err_prefix(err, "config key [finetune] encoder");
+    char field[ZM_STAMP_FIELD_LEN];
+    zm_store_stamp_field(s, field, sizeof field);
+    if (!rc) rc = zm_stamp_field_check(p, r.encoder, r.info.stamp_field, field, zm_store_path(s), err);
     if (!rc && is_tree) rc = load_finetune_tree(p, &tree, err);
     r.task.tree = is_tree ? &tree : NULL;
     unsigned long long N = 0;
@@ -693,7 +696,9 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
         if (!rc) zm_net_copy_matching(full, net);
     }
     if (!rc) {
-        int wrc = ctx->rank == 0 ? zm_net_save(full ? full : net, output, err) : 0;
+        zm_net *out = full ? full : net;
+        memcpy(out->stamp_field, field, sizeof field); /* the stamps it was tuned on */
+        int wrc = ctx->rank == 0 ? zm_net_save(out, output, err) : 0;
         ZM_CHECK_MPI(MPI_Bcast(&wrc, 1, MPI_INT, 0, ctx->comm));
         if (wrc && ctx->rank) zm_err_set(err, ZM_EIO, "writing %s failed on rank 0", output);
         rc = wrc;
@@ -927,6 +932,9 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
         zm_err_prefix(err, "config key [finetune] encoder");
         return ZM_ECONFIG;
     }
+    char field[ZM_STAMP_FIELD_LEN];
+    zm_store_stamp_field(s, field, sizeof field);
+    if (zm_stamp_field_check(p, encoder_path(p), info.stamp_field, field, zm_store_path(s), err)) return ZM_ECONFIG;
     /* kind = tree: the curve is the test vote fractions' error; otherwise a binary label's
      * accuracy and ROC AUC */
     const int is_tree = task_kind(p) == ZM_TASK_TREE;

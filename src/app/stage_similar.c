@@ -182,7 +182,8 @@ static int image_queries(const zm_stage_args *a, zm_store *s, const zm_space *sp
         return zm_err_set(err, ZM_ESTATE, "store %s: /representation/embedding names no model; set [embed] weights "
                           "to embed query images", zm_store_path(s));
     zm_embedder E;
-    int rc = zm_embedder_open(p, weights, C, S, zm_store_path(s), 1, 0, &E, err);
+    /* a query file's field is its own (a picture's, a cutout's): no field check */
+    int rc = zm_embedder_open(p, weights, C, S, "", zm_store_path(s), 1, 0, &E, err);
     if (rc) {
         zm_embedder_close(&E);
         return rc;

@@ -132,10 +132,47 @@ int zm_stamp_rules_from_params(const zm_params *p, zm_stamp_rules *r, zm_err *er
     return zm_survey_bands(p, r->wanted, err) < 0 ? ZM_ECONFIG : 0;
 }
 
+void zm_stamp_field_text(const zm_stamp_rules *r, char *buf, size_t n)
+{
+    const zm_field_rule *f = &r->rule;
+    /* auto is gz on bricks; elsewhere it depends on each table row, and says so */
+    const char *kind = r->rule_auto ? (r->bricks_mode ? "gz" : "auto") : f->kind == ZM_FIELD_FIXED ? "fixed"
+                                                                      : f->kind == ZM_FIELD_NATIVE ? "native"
+                                                                                                   : "gz";
+    /* the stamp's size with it: a galaxy's size in pixels is the stamp's over the field */
+    if (!strcmp(kind, "fixed")) snprintf(buf, n, "fixed: %g arcsec on %d-pixel stamps", f->fixed_arcsec, r->cfg.size);
+    else if (!strcmp(kind, "native")) snprintf(buf, n, "native: the whole input on %d-pixel stamps", r->cfg.size);
+    else
+        snprintf(buf, n, "%s: %g x max(min(%g th50, %g th90), %g) arcsec on %d-pixel stamps", kind, f->gz_pixels,
+                 f->th50_factor, f->th90_factor, f->min_pixscale, r->cfg.size);
+}
+
+int zm_stamp_field_check(const zm_params *p, const char *weights, const char *model_field, const char *stamps_field,
+                         const char *stamps_where, zm_err *err)
+{
+    if (!model_field[0] || !stamps_field[0] || !strcmp(model_field, stamps_field)) return 0;
+    if (!zm_param_bool(p, "model.check_field")) {
+        zm_warn0("model %s was trained on stamps cut with the field rule '%s', but the stamps in %s are cut with '%s' "
+                 "([model] check_field = false: going on)", weights, model_field, stamps_where, stamps_field);
+        return 0;
+    }
+    return zm_err_set(err, ZM_ECONFIG,
+                      "model %s was trained on stamps cut with the field rule '%s', but the stamps in %s are cut with "
+                      "'%s': cut them as the model was ([cutout] field_rule, gz_pixels, th50_factor, th90_factor, "
+                      "min_pixscale, fixed_arcsec), use another model, or set [model] check_field = false",
+                      weights, model_field, stamps_where, stamps_field);
+}
+
+void zm_store_stamp_field(zm_store *s, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (zm_store_exists(s, "/cutouts/images") && zm_store_get_attr(s, "/cutouts/images", "field", buf, n)) buf[0] = 0;
+}
+
 /* ---- the encoder ---- */
 
-int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, const char *stamps_where, int batch,
-                     int mc, zm_embedder *e, zm_err *err)
+int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, const char *stamps_field,
+                     const char *stamps_where, int batch, int mc, zm_embedder *e, zm_err *err)
 {
     memset(e, 0, sizeof *e);
     snprintf(e->weights, sizeof e->weights, "%s", weights);
@@ -153,6 +190,7 @@ int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, cons
                           "model %s takes %d channel(s) of %d x %d pixels, but the stamps in %s are %d channel(s) of "
                           "%d x %d; cut the stamps to match ([cutout] channels, size) or use another model",
                           weights, e->info.in_ch, e->info.in_size, e->info.in_size, stamps_where, C, S, S);
+    if (zm_stamp_field_check(p, weights, e->info.stamp_field, stamps_field, stamps_where, err)) return ZM_ECONFIG;
     if (e->info.n_out != e->tree.nanswers)
         return zm_err_set(err, ZM_ECONFIG, "model %s has %d outputs but the tree [labels] tree = %s has %d answers",
                           weights, e->info.n_out, treename, e->tree.nanswers);

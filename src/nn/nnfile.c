@@ -110,6 +110,7 @@ int zm_net_save(const zm_net *net, const char *path, zm_err *err)
     put_int_attr(f, "in_size", H5T_NATIVE_INT, &net->cfg.in_size);
     put_int_attr(f, "n_out", H5T_NATIVE_INT, &net->cfg.n_out);
     put_int_attr(f, "head_hidden", H5T_NATIVE_INT, &net->cfg.head_hidden);
+    if (net->stamp_field[0]) put_str_attr(f, "stamp_field", net->stamp_field);
     hid_t g = H5Gcreate2(f, "tensors", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     ZM_CHECK_H5(g);
     for (int i = 0; i < net->n_pinfo; i++) {
@@ -188,6 +189,7 @@ static int get_str_attr(hid_t obj, const char *name, char *buf, size_t n)
         char *s = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ty)); /* h5py writes UTF-8: no conversion to ASCII */
         if (H5Aread(a, mt, &s) >= 0 && s) {
             snprintf(buf, n, "%s", s);
             H5free_memory(s);
@@ -234,6 +236,8 @@ static int read_header(hid_t f, const char *path, zm_nn_file_info *info, zm_err 
                           path);
     if (H5Aexists(f, "head_hidden") > 0 && get_attr(f, "head_hidden", H5T_NATIVE_INT, &info->head_hidden) < 0)
         return zm_err_set(err, ZM_EFORMAT, "weights %s: unreadable attribute head_hidden", path);
+    if (H5Aexists(f, "stamp_field") > 0 && get_str_attr(f, "stamp_field", info->stamp_field, sizeof info->stamp_field) < 0)
+        return zm_err_set(err, ZM_EFORMAT, "weights %s: unreadable attribute stamp_field", path);
     return 0;
 }
 
@@ -505,6 +509,7 @@ int zm_net_load(zm_net *net, const char *path, int flags, zm_err *err)
                             "weights %s: head of width %d (0: linear), the network's %d", path,
                             info.head_hidden, net->cfg.head_hidden);
         if (rc == 0) rc = load_tensors(net, f, path, flags, err);
+        if (rc == 0) memcpy(net->stamp_field, info.stamp_field, sizeof net->stamp_field);
         H5Fclose(f);
     }
     H5Eset_auto2(H5E_DEFAULT, fn, fd);

@@ -42,6 +42,47 @@ for name in ["representation/embedding", "predictions/vote_fraction", "predictio
 e = fly["representation/embedding"][:]
 print(f"on the fly: {e.shape[0]} galaxies, {int(np.isnan(e[:, 0]).sum())} rejected; equal to cutout + embed and after a kill")
 PY
+# the field rule: recorded with the stamps; a model trained on another field refuses them
+# (embed from the store, embed on the fly, finetune), unless [model] check_field = false
+field() { echo "gz: $1 x max(min(0.04 th50, 0.02 th90), 0.1) arcsec on 72-pixel stamps"; }
+$ZM_PYTHON - "$work" "$ZM_SOURCE_DIR" "$(field 212)" "$(field 424)" <<'PY'
+import sys, shutil, h5py
+w, src, f212, f424 = sys.argv[1:]
+sys.path.insert(0, f"{src}/models")
+import zm_weights
+got = h5py.File(f"{w}/cut.h5", "r")["cutouts/images"].attrs["field"].decode()
+assert got == f212, got
+shutil.copy(f"{src}/models/zoonet-gz-sim.h5", f"{w}/m424.h5")
+with h5py.File(f"{w}/m424.h5", "r+") as f:
+    f.attrs["stamp_field"] = f424
+zm_weights.seal(f"{w}/m424.h5")
+print("stamps' field:", got)
+PY
+cp cut.h5 cut424.h5
+zt_mpi 2 plan "${common[@]}" --set store.path="$work/fly424.h5" > plan_fly424.log 2>&1
+set +e
+zt_mpi 2 embed "${common[@]}" --set store.path="$work/cut424.h5" --set embed.weights="$work/m424.h5" > f1.log 2>&1; rc=$?
+zt_expect_rc 1 $rc f1.log "model $work/m424.h5 was trained on stamps cut with the field rule '$(field 424)', but the stamps in $work/cut424.h5 are cut with '$(field 212)'"
+zt_mpi 2 embed "${common[@]}" --set store.path="$work/fly424.h5" --set embed.weights="$work/m424.h5" > f2.log 2>&1; rc=$?
+zt_expect_rc 1 $rc f2.log "but the stamps in $work/fly424.h5 are cut with '$(field 212)'"
+zt_mpi 1 finetune "${common[@]}" --set store.path="$work/cut424.h5" --set finetune.encoder="$work/m424.h5" \
+  --set finetune.labels="$work/none.csv" > f3.log 2>&1; rc=$?
+zt_expect_rc 1 $rc f3.log "model $work/m424.h5 was trained on stamps cut with the field rule '$(field 424)'"
+set -e
+zt_mpi 2 embed "${common[@]}" --set store.path="$work/fly424.h5" --set embed.weights="$work/m424.h5" \
+  --set cutout.gz_pixels=424 > f4.log 2>&1
+zt_mpi 2 embed "${common[@]}" --set store.path="$work/cut424.h5" --set embed.weights="$work/m424.h5" \
+  --set model.check_field=false > f5.log 2>&1
+grep -q "(\[model\] check_field = false: going on)" f5.log
+$ZM_PYTHON - "$work" <<'PY'
+import sys, h5py, numpy as np
+w = sys.argv[1]
+a, b = h5py.File(f"{w}/cut.h5", "r"), h5py.File(f"{w}/cut424.h5", "r")
+assert np.array_equal(a["representation/embedding"][:], b["representation/embedding"][:], equal_nan=True)
+c = h5py.File(f"{w}/fly424.h5", "r")["representation/embedding"][:]
+assert not np.allclose(c, a["representation/embedding"][:], equal_nan=True), "the 424 field's stamps differ"
+print("field check: refused on a mismatch (store, on the fly, finetune); run where it matches or is waived")
+PY
 # a brick that became unreadable after planning
 img=$(find "$work/survey/coadd" -name "*-image-*.fits*" | sort | head -1)
 b=$(basename "$(dirname "$img")")

@@ -8,7 +8,9 @@ set -euo pipefail
 source "$ZM_SOURCE_DIR/tests/e2e/lib.sh"
 work=$(zt_workdir plan_cutout)
 $ZM_PYTHON "$ZM_SOURCE_DIR/tests/reference/make_test_survey.py" "$work/survey"
-common=(--set survey.root="$work/survey" --set cutout.size=64 --set cutout.batch=3)
+# Galaxy Zoo's whole field (424; the default is half): the test survey's edge galaxy
+# (objid 6) runs off its brick with it
+common=(--set survey.root="$work/survey" --set cutout.size=64 --set cutout.batch=3 --set cutout.gz_pixels=424)
 
 for np in 1 2 3; do
   zt_mpi $np plan "${common[@]}" --set store.path="$work/s$np.h5" > "$work/plan$np.log" 2>&1

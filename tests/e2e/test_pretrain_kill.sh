@@ -15,7 +15,7 @@ common=(--set survey.root="$work/survey" --set cutout.size=32 --set model.input_
 zt_mpi 2 plan "${common[@]}" > plan.log 2>&1
 zt_mpi 2 cutout "${common[@]}" > cutout.log 2>&1
 zt_mpi 2 votes "${common[@]}" > votes.log 2>&1
-# 3 epochs of 2 steps of 6 galaxies (17 train by the vote table's split) in micro-batches
+# 3 epochs of 3 steps of 6 galaxies (20 train by the vote table's split) in micro-batches
 # of 2 (each of 3 ranks has one)
 train=(--set train.epochs=3 --set train.batch=6 --set train.micro_batch=2 --set train.val_fraction=0.25
        --set train.test_fraction=0 --set train.patience=0 --set train.augment=false)
@@ -25,18 +25,18 @@ for np in 2 3; do
   zt_mpi $np pretrain "${common[@]}" "${train[@]}" --set store.path="$work/clean$np.h5" \
     --set model.output="$work/clean$np.w.h5" > clean$np.log 2>&1
   victim=$((np - 1))
-  # the last rank dies after step 3 of the run (in the second epoch; the checkpoint of
+  # the last rank dies after step 4 of the run (in the second epoch; the checkpoint of
   # epoch 1 is on disk); mpirun must then end the whole job
   set +e
   start=$(date +%s)
-  ZM_FAULT_KILL=pretrain:3:$victim timeout 120 mpirun --oversubscribe -np $np "$ZM_BIN" pretrain \
+  ZM_FAULT_KILL=pretrain:4:$victim timeout 120 mpirun --oversubscribe -np $np "$ZM_BIN" pretrain \
     "${common[@]}" "${train[@]}" --set store.path="$work/killed$np.h5" \
     --set model.output="$work/killed$np.w.h5" > killed$np.log 2>&1
   rc=$?
   set -e
   took=$(( $(date +%s) - start ))
   echo "np $np: killed run exit status $rc after $took s"
-  grep -q "ZM_FAULT_KILL: rank $victim of stage pretrain killing itself after round 3" killed$np.log \
+  grep -q "ZM_FAULT_KILL: rank $victim of stage pretrain killing itself after round 4" killed$np.log \
     || { echo "FAIL: the fault was not injected"; cat killed$np.log; exit 1; }
   test $rc -ne 0 -a $rc -ne 124   # it failed, and within the timeout (no hang)
   test ! -e killed$np.w.h5        # no weights written by the killed run
@@ -59,6 +59,12 @@ for name in ["pretrain/history", "pretrain/split"]:
     assert np.array_equal(s[name][()], t[name][()]), name
 assert t["meta/stages/pretrain"].attrs["status"] == b"complete"
 print(f"resumed weights equal the uninterrupted run's: {len(names)} tensors, history {s['pretrain/history'].shape}")
+# the field rule of the stamps it was trained on goes with the weights
+want = "gz: 212 x max(min(0.04 th50, 0.02 th90), 0.1) arcsec on 32-pixel stamps"
+for f, w in ((s, a), (t, b)):
+    assert f["cutouts/images"].attrs["field"].decode() == want, f["cutouts/images"].attrs["field"]
+    assert w.attrs["stamp_field"].decode() == want, w.attrs["stamp_field"]
+print("stamp_field of the weights:", want)
 PY
 done
 echo "ok: pretrain killed on 2 and 3 ranks resumes to the uninterrupted weights"
