@@ -155,7 +155,8 @@ void zm_stamp_field_text(const zm_stamp_rules *r, char *buf, size_t n);
  * false. The same on every rank. */
 int zm_stamp_field_check(const zm_params *p, const char *weights, const char *model_field, const char *stamps_field,
                          const char *stamps_where, zm_err *err);
-/* The field of the store's stamps ("" where the cutout stage recorded none). */
+/* The field of the store's stamps: the attribute, else (stores cut before it existed)
+ * from the parameters the cutout stage recorded; "" where neither says. */
 void zm_store_stamp_field(zm_store *s, char *buf, size_t n);
 /* 1 if the path names a PNG/JPEG picture (by its extension). */
 int zm_is_picture_path(const char *path);

@@ -43,7 +43,8 @@ e = fly["representation/embedding"][:]
 print(f"on the fly: {e.shape[0]} galaxies, {int(np.isnan(e[:, 0]).sum())} rejected; equal to cutout + embed and after a kill")
 PY
 # the field rule: recorded with the stamps; a model trained on another field refuses them
-# (embed from the store, embed on the fly, finetune), unless [model] check_field = false
+# (embed from the store, from a store cut before the attribute existed, on the fly,
+# finetune), unless [model] check_field = false
 field() { echo "gz: $1 x max(min(0.04 th50, 0.02 th90), 0.1) arcsec on 72-pixel stamps"; }
 $ZM_PYTHON - "$work" "$ZM_SOURCE_DIR" "$(field 212)" "$(field 424)" <<'PY'
 import sys, shutil, h5py
@@ -59,12 +60,16 @@ zm_weights.seal(f"{w}/m424.h5")
 print("stamps' field:", got)
 PY
 cp cut.h5 cut424.h5
+cp cut.h5 old.h5   # a store cut before the attribute existed: the field from the cutout stage's recorded config
+$ZM_PYTHON -c "import h5py; del h5py.File('$work/old.h5', 'r+')['cutouts/images'].attrs['field']"
 zt_mpi 2 plan "${common[@]}" --set store.path="$work/fly424.h5" > plan_fly424.log 2>&1
 set +e
 zt_mpi 2 embed "${common[@]}" --set store.path="$work/cut424.h5" --set embed.weights="$work/m424.h5" > f1.log 2>&1; rc=$?
 zt_expect_rc 1 $rc f1.log "model $work/m424.h5 was trained on stamps cut with the field rule '$(field 424)', but the stamps in $work/cut424.h5 are cut with '$(field 212)'"
 zt_mpi 2 embed "${common[@]}" --set store.path="$work/fly424.h5" --set embed.weights="$work/m424.h5" > f2.log 2>&1; rc=$?
 zt_expect_rc 1 $rc f2.log "but the stamps in $work/fly424.h5 are cut with '$(field 212)'"
+zt_mpi 2 embed "${common[@]}" --set store.path="$work/old.h5" --set embed.weights="$work/m424.h5" > f0.log 2>&1; rc=$?
+zt_expect_rc 1 $rc f0.log "but the stamps in $work/old.h5 are cut with '$(field 212)'"
 zt_mpi 1 finetune "${common[@]}" --set store.path="$work/cut424.h5" --set finetune.encoder="$work/m424.h5" \
   --set finetune.labels="$work/none.csv" > f3.log 2>&1; rc=$?
 zt_expect_rc 1 $rc f3.log "model $work/m424.h5 was trained on stamps cut with the field rule '$(field 424)'"
