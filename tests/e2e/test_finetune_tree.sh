@@ -210,4 +210,10 @@ for r in runs:
     assert 0 < float(r["fraction_mae"]) < 0.5 and 0 < float(r["fraction_mae_shape"]) < 0.5, r
 print("tree learning curve runs:", ", ".join(f"{r['labels']}/{r['seed']}: {float(r['fraction_mae']):.4f}" for r in runs))
 PY
+# a vote table without a split column has no test galaxies to score
+set +e
+zt_mpi 2 finetune "${common[@]}" "${ft[@]}" --set finetune.lc_sizes=10 --set finetune.lc_seeds=1 \
+  --set finetune.lc_methods=frozen --set finetune.lc_out="$work/lcbad" --learning-curve "$work/bad.csv" > lcbad.log 2>&1; rc=$?
+set -e
+zt_expect_rc 1 $rc lcbad.log "bad.csv: --learning-curve needs a split column with test rows and at least 2 other rows (found 0 test"
 echo "finetune_tree: all checks passed"
