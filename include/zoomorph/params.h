@@ -53,6 +53,10 @@ int zm_params_load(zm_params **out, const zm_param_table *tables, int ntables,
                    MPI_Comm comm, zm_err *err);
 void zm_params_free(zm_params *p);
 
+/* A copy of p with the values of an INI text laid over it (a zm_params_dump, such as a
+ * stage's recorded config): keys the text names, knows and validates replace p's; the
+ * rest keep p's values. Not collective; free with zm_params_free. */
+zm_params *zm_params_recorded(const zm_params *p, const char *text);
 /* Set one value (validated) as if by --set; for tests and stage chaining. */
 int zm_params_set(zm_params *p, const char *name, const char *value, zm_err *err);
 

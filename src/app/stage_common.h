@@ -156,8 +156,9 @@ void zm_stamp_field_text(const zm_stamp_rules *r, char *buf, size_t n);
 int zm_stamp_field_check(const zm_params *p, const char *weights, const char *model_field, const char *stamps_field,
                          const char *stamps_where, zm_err *err);
 /* The field of the store's stamps: the attribute, else (stores cut before it existed)
- * from the parameters the cutout stage recorded; "" where neither says. */
-void zm_store_stamp_field(zm_store *s, char *buf, size_t n);
+ * from the parameters the cutout stage recorded, laid over p (zm_params_recorded); ""
+ * where neither says. */
+void zm_store_stamp_field(zm_store *s, const zm_params *p, char *buf, size_t n);
 /* 1 if the path names a PNG/JPEG picture (by its extension). */
 int zm_is_picture_path(const char *path);
 /* Loads a brick's band images (bricks_mode: path is the brick directory, name the

@@ -53,7 +53,7 @@ static int run_cutout(const zm_stage_args *a, zm_err *err)
     unsigned long long dims[4] = {0};
     char field[ZM_STAMP_FIELD_LEN], had[ZM_STAMP_FIELD_LEN];
     zm_stamp_field_text(&rules, field, sizeof field);
-    zm_store_stamp_field(s, had, sizeof had);
+    zm_store_stamp_field(s, p, had, sizeof had);
     int resume = !strcmp(status, "running") && zm_store_exists(s, fimg.path) &&
                  zm_store_shape(s, fimg.path, dims, err) == 4 && dims[1] == (unsigned)cfg.channels &&
                  dims[2] == (unsigned)cfg.size && !strcmp(had, field) && zm_store_exists(s, ZM_F_INPUT_CUTOUT_DONE.path);

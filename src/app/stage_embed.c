@@ -59,7 +59,7 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     const int C = (int)dims[1], S = (int)dims[2];
     char field[ZM_STAMP_FIELD_LEN];
     if (fly) zm_stamp_field_text(&mk.rules, field, sizeof field);
-    else zm_store_stamp_field(s, field, sizeof field);
+    else zm_store_stamp_field(s, p, field, sizeof field);
     if (!rc) rc = zm_embedder_open(p, w, C, S, field, zm_store_path(s), batch, mc, &E, err);
     if (!rc) rc = zm_inputs_read(s, &in, err);
     if (zm_any(ctx, rc)) {

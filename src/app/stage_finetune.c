@@ -585,7 +585,7 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     int rc = zm_net_file_info(r.encoder, &r.info, err);
     if (rc) zm_err_prefix(err, "config key [finetune] encoder");
     char field[ZM_STAMP_FIELD_LEN];
-    zm_store_stamp_field(s, field, sizeof field);
+    zm_store_stamp_field(s, p, field, sizeof field);
     if (!rc) rc = zm_stamp_field_check(p, r.encoder, r.info.stamp_field, field, zm_store_path(s), err);
     if (!rc && is_tree) rc = load_finetune_tree(p, &tree, err);
     r.task.tree = is_tree ? &tree : NULL;
@@ -933,7 +933,7 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
         return ZM_ECONFIG;
     }
     char field[ZM_STAMP_FIELD_LEN];
-    zm_store_stamp_field(s, field, sizeof field);
+    zm_store_stamp_field(s, p, field, sizeof field);
     if (zm_stamp_field_check(p, encoder_path(p), info.stamp_field, field, zm_store_path(s), err)) return ZM_ECONFIG;
     /* kind = tree: the curve is the test vote fractions' error; otherwise a binary label's
      * accuracy and ROC AUC */

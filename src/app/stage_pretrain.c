@@ -187,7 +187,7 @@ static int run_pretrain(const zm_stage_args *a, zm_err *err)
     }
     int interrupted = !rc && res.interrupted;
     if (!rc && !interrupted) {
-        zm_store_stamp_field(s, net->stamp_field, sizeof net->stamp_field); /* what the model was trained on */
+        zm_store_stamp_field(s, p, net->stamp_field, sizeof net->stamp_field); /* what the model was trained on */
         int wrc = ctx->rank == 0 ? zm_net_save(net, zm_param_str(p, "model.output"), err) : 0;
         ZM_CHECK_MPI(MPI_Bcast(&wrc, 1, MPI_INT, 0, ctx->comm));
         if (wrc && ctx->rank) zm_err_set(err, ZM_EIO, "writing %s failed on rank 0", zm_param_str(p, "model.output"));

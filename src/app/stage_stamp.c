@@ -134,17 +134,16 @@ int zm_stamp_rules_from_params(const zm_params *p, zm_stamp_rules *r, zm_err *er
 
 void zm_stamp_field_text(const zm_stamp_rules *r, char *buf, size_t n)
 {
+    /* the stamp's size with the rule: a galaxy's size in pixels is the stamp's over the field */
     const zm_field_rule *f = &r->rule;
-    /* auto is gz on bricks; elsewhere it depends on each table row, and says so */
-    const char *kind = r->rule_auto ? (r->bricks_mode ? "gz" : "auto") : f->kind == ZM_FIELD_FIXED ? "fixed"
-                                                                      : f->kind == ZM_FIELD_NATIVE ? "native"
-                                                                                                   : "gz";
-    /* the stamp's size with it: a galaxy's size in pixels is the stamp's over the field */
-    if (!strcmp(kind, "fixed")) snprintf(buf, n, "fixed: %g arcsec on %d-pixel stamps", f->fixed_arcsec, r->cfg.size);
-    else if (!strcmp(kind, "native")) snprintf(buf, n, "native: the whole input on %d-pixel stamps", r->cfg.size);
-    else
-        snprintf(buf, n, "%s: %g x max(min(%g th50, %g th90), %g) arcsec on %d-pixel stamps", kind, f->gz_pixels,
-                 f->th50_factor, f->th90_factor, f->min_pixscale, r->cfg.size);
+    if (!r->rule_auto && f->kind == ZM_FIELD_FIXED)
+        snprintf(buf, n, "fixed: %g arcsec on %d-pixel stamps", f->fixed_arcsec, r->cfg.size);
+    else if (!r->rule_auto && f->kind == ZM_FIELD_NATIVE)
+        snprintf(buf, n, "native: the whole input on %d-pixel stamps", r->cfg.size);
+    else /* auto is gz on bricks; elsewhere it depends on each table row, and says so */
+        snprintf(buf, n, "%s: %g x max(min(%g th50, %g th90), %g) arcsec on %d-pixel stamps",
+                 r->rule_auto && !r->bricks_mode ? "auto" : "gz", f->gz_pixels, f->th50_factor, f->th90_factor,
+                 f->min_pixscale, r->cfg.size);
 }
 
 int zm_stamp_field_check(const zm_params *p, const char *weights, const char *model_field, const char *stamps_field,
@@ -163,49 +162,23 @@ int zm_stamp_field_check(const zm_params *p, const char *weights, const char *mo
                       weights, model_field, stamps_where, stamps_field);
 }
 
-/* A store cut before the attribute existed: the rule from the parameters its cutout stage
- * recorded (/meta/stages/cutout "config", INI text "key = value ; source"). 0 if found. */
-static int field_from_config(const char *cfg, char *buf, size_t n)
-{
-    zm_stamp_rules r;
-    memset(&r, 0, sizeof r);
-    char sec[32] = "", line[512];
-    int have = 0; /* bits: size, field_rule, gz_pixels, th50, th90, min_pixscale, fixed, mode */
-    for (const char *c = cfg; *c;) {
-        size_t len = strcspn(c, "\n");
-        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), c);
-        c += len + (c[len] == '\n');
-        char key[64], val[256];
-        if (sscanf(line, "[%31[^]]]", sec) == 1) continue;
-        if (sscanf(line, " %63[^ =] = %255[^;\n]", key, val) != 2) continue;
-        for (size_t k = strlen(val); k > 0 && val[k - 1] == ' '; k--) val[k - 1] = 0;
-        if (!strcmp(sec, "survey") && !strcmp(key, "mode")) r.bricks_mode = !strcmp(val, "bricks"), have |= 128;
-        if (strcmp(sec, "cutout")) continue;
-        if (!strcmp(key, "size")) r.cfg.size = atoi(val), have |= 1;
-        else if (!strcmp(key, "field_rule")) {
-            r.rule_auto = !strcmp(val, "auto");
-            r.rule.kind = !strcmp(val, "fixed") ? ZM_FIELD_FIXED : !strcmp(val, "native") ? ZM_FIELD_NATIVE : ZM_FIELD_GZ;
-            have |= 2;
-        } else if (!strcmp(key, "gz_pixels")) r.rule.gz_pixels = atof(val), have |= 4;
-        else if (!strcmp(key, "th50_factor")) r.rule.th50_factor = atof(val), have |= 8;
-        else if (!strcmp(key, "th90_factor")) r.rule.th90_factor = atof(val), have |= 16;
-        else if (!strcmp(key, "min_pixscale")) r.rule.min_pixscale = atof(val), have |= 32;
-        else if (!strcmp(key, "fixed_arcsec")) r.rule.fixed_arcsec = atof(val), have |= 64;
-    }
-    if (have != 255) return -1;
-    zm_stamp_field_text(&r, buf, n);
-    return 0;
-}
-
-void zm_store_stamp_field(zm_store *s, char *buf, size_t n)
+void zm_store_stamp_field(zm_store *s, const zm_params *p, char *buf, size_t n)
 {
     buf[0] = 0;
     if (!zm_store_exists(s, "/cutouts/images")) return;
     if (!zm_store_get_attr(s, "/cutouts/images", "field", buf, n)) return;
+    /* a store cut before the attribute existed: the rule from the parameters its cutout
+     * stage recorded */
     buf[0] = 0;
     const size_t cn = 1 << 17;
     char *cfg = zm_malloc(cn);
-    if (!zm_store_get_attr(s, "/meta/stages/cutout", "config", cfg, cn) && field_from_config(cfg, buf, n)) buf[0] = 0;
+    if (!zm_store_get_attr(s, "/meta/stages/cutout", "config", cfg, cn) && strstr(cfg, "[cutout]")) {
+        zm_params *q = zm_params_recorded(p, cfg);
+        zm_stamp_rules r;
+        zm_err e = {0};
+        if (!zm_stamp_rules_from_params(q, &r, &e)) zm_stamp_field_text(&r, buf, n);
+        zm_params_free(q);
+    }
     free(cfg);
 }
 

@@ -178,20 +178,25 @@ typedef struct {
     int nseen;
 } ini_state;
 
-static int on_ini_line(void *user, const char *section, const char *key, const char *value)
+/* A value as libinih gives it, trimmed, without an inline comment (" ;" or " #"). */
+static void ini_value(const char *value, char *val, size_t n)
 {
-    ini_state *st = user;
-    char name[256], where[512], val[4096];
-    snprintf(name, sizeof name, "%s.%s", section, key);
-    snprintf(val, sizeof val, "%s", value ? value : "");
+    snprintf(val, n, "%s", value ? value : "");
     trim(val);
-    /* strip an inline comment introduced by " ;" or " #" */
     for (char *c = val; *c; c++)
         if ((*c == ';' || *c == '#') && c > val && isspace((unsigned char)c[-1])) {
             *c = '\0';
             trim(val);
             break;
         }
+}
+
+static int on_ini_line(void *user, const char *section, const char *key, const char *value)
+{
+    ini_state *st = user;
+    char name[256], where[512], val[4096];
+    snprintf(name, sizeof name, "%s.%s", section, key);
+    ini_value(value, val, sizeof val);
     snprintf(where, sizeof where, "config file %s", st->path);
     if (!section[0]) {
         zm_err_set(st->err, ZM_ECONFIG, "%s: key '%s' is outside any [section]", where, key);
@@ -381,6 +386,32 @@ int zm_params_load(zm_params **out, const zm_param_table *tables, int ntables,
     free(blob);
     *out = p;
     return 0;
+}
+
+/* zm_params_recorded: every known, valid key of the text replaces p's value */
+static int on_recorded_line(void *user, const char *section, const char *key, const char *value)
+{
+    zm_params *q = user;
+    char name[256], val[4096];
+    snprintf(name, sizeof name, "%s.%s", section, key);
+    ini_value(value, val, sizeof val);
+    int i = find_index(q, name);
+    zm_err e = {0};
+    if (i >= 0 && !validate(q->defs[i], val, "recorded config", &e)) set_value(q, i, val, SRC_FILE);
+    return 1;
+}
+
+zm_params *zm_params_recorded(const zm_params *p, const char *text)
+{
+    zm_params *q = zm_calloc(1, sizeof *q);
+    q->n = p->n;
+    q->defs = zm_calloc((size_t)q->n, sizeof *q->defs);
+    q->values = zm_calloc((size_t)q->n, sizeof *q->values);
+    q->source = zm_calloc((size_t)q->n, sizeof *q->source);
+    memcpy(q->defs, p->defs, (size_t)q->n * sizeof *q->defs);
+    for (int i = 0; i < q->n; i++) set_value(q, i, p->values[i], p->source[i]);
+    ini_parse_string(text, on_recorded_line, q);
+    return q;
 }
 
 int zm_params_set(zm_params *p, const char *name, const char *value, zm_err *err)

@@ -187,6 +187,31 @@ START_TEST(dump_round_trip)
 }
 END_TEST
 
+/* zm_params_recorded: a stage's recorded dump laid over the live values; unknown keys
+ * and invalid values in the text are ignored, keys it lacks keep the live value */
+START_TEST(recorded_over_live)
+{
+    char *sets[] = {"cutout.size=96", "survey.root=/a/b", "cutout.edge=reject"};
+    zm_params *p = NULL, *old = NULL;
+    zm_err err = {0};
+    ck_assert_int_eq(load(NULL, sets, 1, &old, &err), 0);
+    char *d = zm_params_dump(old); /* size 96, edge pad */
+    ck_assert_int_eq(load(NULL, sets + 1, 2, &p, &err), 0);
+    char *text = zm_malloc(strlen(d) + 200);
+    sprintf(text, "%s[cutout]\nremoved_key = 3 ; file\nmax_empty_fraction = 7 ; file\n", d);
+    zm_params *q = zm_params_recorded(p, text);
+    ck_assert_int_eq(zm_param_int(q, "cutout.size"), 96);                /* from the text */
+    ck_assert_str_eq(zm_param_str(q, "cutout.edge"), "pad");             /* from the text */
+    ck_assert_double_eq(zm_param_real(q, "cutout.max_empty_fraction"), 0.2); /* 7 is out of range */
+    ck_assert_str_eq(zm_param_str(q, "survey.root"), "/a/b");            /* absent in the text */
+    ck_assert_int_eq(zm_param_int(p, "cutout.size"), 300);               /* p untouched */
+    zm_params_free(q);
+    free(text), free(d);
+    zm_params_free(p);
+    zm_params_free(old);
+}
+END_TEST
+
 START_TEST(edit_distance)
 {
     ck_assert_int_eq(zm_edit_distance("kitten", "sitting"), 3);
@@ -207,6 +232,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, overrides);
     tcase_add_test(tc, missing_file_and_required_key);
     tcase_add_test(tc, dump_round_trip);
+    tcase_add_test(tc, recorded_over_live);
     tcase_add_test(tc, edit_distance);
     suite_add_tcase(s, tc);
     int rc = zt_run_suite(s);
