@@ -15,6 +15,8 @@ import numpy as np
 from astropy.io import fits
 from sklearn.metrics import roc_auc_score
 
+from simtruth import truth_rows
+
 
 def main():
     f = h5py.File(sys.argv[1], "r")
@@ -23,9 +25,7 @@ def main():
     idx = [cols.index("bar_" + a) for a in ("strong", "weak", "no")]
     votes, pred = f["labels/votes"][:], f["predictions/vote_fraction"][:]
     has, split = f["labels/has_votes"][:].astype(bool), f["pretrain/split"][:]
-    key = {(round(a, 6), round(b, 6)): i for i, (a, b) in enumerate(zip(t["ra"], t["dec"]))}
-    ti = np.array([key.get((round(a, 6), round(b, 6)), -1)
-                   for a, b in zip(f["galaxies/ra"][:], f["galaxies/dec"][:])])
+    ti = truth_rows(f, t)
     n = votes[:, idx].sum(1)
     te = has & (n > 0) & (split == 2) & (ti >= 0) & ~np.isnan(pred[:, idx]).any(1)
     tr = has & (n > 0) & (split == 0)

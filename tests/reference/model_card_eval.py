@@ -22,6 +22,8 @@ import h5py
 import numpy as np
 from astropy.io import fits
 
+from simtruth import truth_rows
+
 
 def main():
     f = h5py.File(sys.argv[1], "r")
@@ -38,11 +40,8 @@ def main():
             raise SystemExit("%d store rows are not in the catalogue" % (ci < 0).sum())
         pred = np.stack([np.asarray(cat[c + "_fraction"], dtype=np.float64)[ci] for c in cols], 1)
     split = f["pretrain/split"][:]
-    ra, dec = f["galaxies/ra"][:], f["galaxies/dec"][:]
     t = fits.open(sys.argv[2])[1].data
-    # truth rows by position (the simulator's catalogue positions are the store's)
-    key = {(round(a, 6), round(b, 6)): i for i, (a, b) in enumerate(zip(t["ra"], t["dec"]))}
-    ti = np.array([key.get((round(a, 6), round(b, 6)), -1) for a, b in zip(ra, dec)])
+    ti = truth_rows(f, t)
     questions = []
     for c in cols:
         q = c.split("_", 1)[0]  # question names have hyphens, not underscores
