@@ -9,7 +9,11 @@ static const zm_param_def defs[] = {
     {"embed.batch", ZM_PT_INT, "32", 1, 4096, NULL, "images", "images per forward pass (and per collective write)"},
     {"embed.mc_passes", ZM_PT_INT, "0", 0, 1000, NULL, "",
      "Monte-Carlo dropout passes (Zoobot: 5); 0: one deterministic pass. With passes, the vote "
-     "fractions are the mean over passes and their standard deviation is stored"},
+     "fractions are the mean over passes (and views) and their standard deviation is stored"},
+    {"embed.views", ZM_PT_CHOICE, "1", NOR, "1|2|4|8", "",
+     "test-time views of each stamp averaged into its representation and vote fractions: 1 the stamp alone; 2 it "
+     "and its mirror; 4 its quarter turns; 8 those and their mirrors (time x views). Query images of similar and "
+     "finetune's image-mode predictions use the store's views"},
     {"pca.sizes", ZM_PT_LIST, "10,40", NOR, NULL, "",
      "numbers of components to store coordinates for (the paper: 10 for similarity, 40 for anomalies)"},
     {"similar.space", ZM_PT_STR, "coords_10", NOR, NULL, "",

@@ -212,6 +212,7 @@ typedef struct {
     int have_tree;
     char weights[4096];
     int C, S, K, D, A, batch, mc;
+    int views; /* test-time views averaged (1, 2, 4 or 8: zm_aug_view_index; 0 is 1), set after open */
     float *x, *a1, *f1;
 } zm_embedder;
 
@@ -220,11 +221,15 @@ typedef struct {
  * zm_stamp_field_check); stamps_where names the stamps in messages. Not collective. */
 int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, const char *stamps_field,
                      const char *stamps_where, int batch, int mc, zm_embedder *e, zm_err *err);
-/* m <= batch stamps (C x S x S floats in [0, 1]) centre-cropped to the model's input:
- * emb m x D (first pass), conc/frac m x A (mean over passes), sd m x A (their spread).
+/* m <= batch stamps (C x S x S floats in [0, 1]) centre-cropped to the model's input, in
+ * each of the views: emb m x D (the mean over views of each view's first pass), conc/frac
+ * m x A (mean over views and passes), sd m x A (their spread).
  * stream keys the dropout's random numbers (Monte-Carlo passes). */
 int zm_embedder_run(zm_embedder *e, const float *raw, int m, uint64_t stream, float *emb, float *conc, float *frac,
                     float *sd, zm_err *err);
 void zm_embedder_close(zm_embedder *e);
+/* The test-time views the store's /representation/embedding was made with (its attribute
+ * views; 1 when absent). */
+int zm_embed_views(zm_store *s);
 
 #endif

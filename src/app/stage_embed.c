@@ -39,6 +39,7 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     zm_dtype itype = ZM_DT_U8;
     int rc = 0;
     const int batch = (int)zm_param_int(p, "embed.batch"), mc = (int)zm_param_int(p, "embed.mc_passes");
+    const int views = atoi(zm_param_str(p, "embed.views")); /* a choice of 1, 2, 4, 8 */
     /* stamps from the store, or cut here when the store has none */
     const int fly = !zm_store_exists(s, "/cutouts/images");
     zm_stamp_maker mk;
@@ -61,6 +62,7 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     if (fly) zm_stamp_field_text(&mk.rules, field, sizeof field);
     else zm_store_stamp_field(s, p, field, sizeof field);
     if (!rc) rc = zm_embedder_open(p, w, C, S, field, zm_store_path(s), batch, mc, &E, err);
+    E.views = views;
     if (!rc) rc = zm_inputs_read(s, &in, err);
     if (zm_any(ctx, rc)) {
         if (!rc) zm_err_set(err, ZM_EIO, "embed: setting up failed on another rank");
@@ -85,7 +87,7 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     zm_store_get_attr(s, "/meta/stages/embed", "status", status, sizeof status);
     unsigned long long ed[4] = {0};
     int resume = !strcmp(status, "running") && zm_store_shape(s, fe.path, ed, err) == 2 && ed[1] == (unsigned)D &&
-                 zm_store_exists(s, fdone.path);
+                 zm_store_exists(s, fdone.path) && zm_embed_views(s) == views;
     resume = !zm_any(ctx, !resume);
     unsigned char *done = zm_calloc((size_t)(in.n ? in.n : 1), 1);
     if (resume) {
@@ -111,6 +113,9 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     float *pixscale = fly ? zm_malloc((size_t)batch * sizeof *pixscale) : NULL;
     if (!rc) {
         zm_store_set_attr(s, fe.path, "model", w);
+        char vs[16];
+        snprintf(vs, sizeof vs, "%d", views);
+        zm_store_set_attr(s, fe.path, "views", vs);
         char cols[8192];
         zm_tree_columns(&E.tree, cols, sizeof cols);
         zm_store_set_attr(s, ff.path, "columns", cols);
@@ -207,12 +212,14 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
         zm_info0("embed: stopped by a signal after %lld galaxies; the progress is saved: run 'zoomorph embed' "
                  "again to resume", tot[0]);
     } else if (!rc) {
-        char summary[512];
+        char summary[512], vdesc[64];
+        snprintf(vdesc, sizeof vdesc, "the mean of %d views%s", views, mc > 0 ? " with Monte-Carlo dropout" : "");
         double el = zm_now() - prog.t0;
         snprintf(summary, sizeof summary,
                  "%lld galaxies embedded (%lld rejected stamps as NaN) with %s (%s, %d-d), %s; %.1f galaxies/s in all, "
                  "%.1f galaxies/s/rank in the network alone%s",
-                 tot[0], tot[1], w, E.info.arch, D, mc > 0 ? "Monte-Carlo dropout" : "one pass", el > 0 ? tot[0] / el : 0,
+                 tot[0], tot[1], w, E.info.arch, D, views == 1 ? (mc > 0 ? "Monte-Carlo dropout" : "one pass") : vdesc,
+                 el > 0 ? tot[0] / el : 0,
                  tn > 0 ? (double)tot[0] / ctx->size / tn : 0, fly ? "; stamps cut on the fly" : "");
         zm_store_stage_end(s, "embed", summary);
         zm_progress_end(&prog, (double)tot[0]);

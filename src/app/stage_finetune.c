@@ -387,27 +387,35 @@ static int train_one(const zm_ctx *ctx, const run_cfg *r, zm_stamp_cache *c, con
     return rc;
 }
 
-/* Predictions (zm_task_predict) of rows of the cache, EVAL mode, central crop; every rank
- * computes all of them (small sets: validation and test labels). out: n x width. */
-static int predict_cache(zm_net *net, const zm_task *t, zm_stamp_cache *c, const long long *rows, long n, float *out,
-                         zm_err *err)
+/* Predictions (zm_task_predict) of rows of the cache, EVAL mode, central crop, the mean
+ * over `views` test-time views (zm_aug_view_index; the store's embedding's, so that image
+ * modes predict as frozen heads see the representation; no effect on a head alone);
+ * every rank computes all of them (small sets: validation and test labels). out: n x width. */
+static int predict_cache(zm_net *net, const zm_task *t, zm_stamp_cache *c, const long long *rows, long n, int views,
+                         float *out, zm_err *err)
 {
     const int C = c->C, S = c->S, K = net->cfg.head_only ? 1 : net->cfg.in_size, B = net->cfg.max_batch;
-    const int w = zm_task_outputs(t);
+    const int w = zm_task_outputs(t), nv = net->cfg.head_only ? 1 : views;
     float *raw = zm_malloc((size_t)B * C * S * S * sizeof(float)), *x = zm_malloc((size_t)B * C * K * K * sizeof(float));
-    float *tg = zm_malloc((size_t)B * (c->A ? c->A : 1) * sizeof(float));
+    float *tg = zm_malloc((size_t)B * (c->A ? c->A : 1) * sizeof(float)), *o = zm_malloc((size_t)B * w * sizeof(float));
     int rc = 0;
-    zm_aug centre;
-    zm_aug_center(S, K, &centre);
     for (long i = 0; i < n && !rc; i += B) {
         int m = (int)(n - i < B ? n - i : B);
+        float *dst = out + (size_t)i * w;
+        memset(dst, 0, (size_t)m * w * sizeof *dst);
         rc = zm_stamp_cache_load(c, rows + i, m, raw, tg, err);
-        for (int j = 0; j < m && !rc; j++)
-            zm_aug_apply(raw + (size_t)j * C * S * S, C, S, K, &centre, x + (size_t)j * C * K * K);
-        if (!rc) rc = zm_net_forward(net, x, m, ZM_MODE_EVAL, err);
-        if (!rc) zm_task_predict(t, zm_net_output(net), m, out + (size_t)i * w);
+        for (int v = 0; v < nv && !rc; v++) {
+            zm_aug view;
+            zm_aug_dihedral(S, K, zm_aug_view_index(nv, v), &view);
+            for (int j = 0; j < m; j++)
+                zm_aug_apply(raw + (size_t)j * C * S * S, C, S, K, &view, x + (size_t)j * C * K * K);
+            rc = zm_net_forward(net, x, m, ZM_MODE_EVAL, err);
+            if (rc) break;
+            zm_task_predict(t, zm_net_output(net), m, o);
+            for (size_t j = 0; j < (size_t)m * w; j++) dst[j] += o[j] / nv;
+        }
     }
-    free(raw), free(x), free(tg);
+    free(raw), free(x), free(tg), free(o);
     return rc;
 }
 
@@ -713,12 +721,13 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
         float *pr = zm_malloc((size_t)(n ? n : 1) * w * sizeof *pr), *lb = zm_malloc((size_t)(n ? n : 1) * lw * sizeof *lb);
         for (long i = 0; i < n; i++)
             memcpy(lb + (size_t)i * lw, c.targets + (size_t)zm_stamp_cache_find(&c, rows[i]) * lw, (size_t)lw * sizeof *lb);
-        rc = predict_cache(net, &r.task, &c, rows, n, pr, err);
+        rc = predict_cache(net, &r.task, &c, rows, n, zm_embed_views(s), pr, err);
         if (!rc) *(pass ? &mt : &mv) = score(&r.task, pr, lb, n);
         free(pr), free(lb);
     }
     /* predictions for every galaxy: each rank its slice of rows */
     {
+        const int views = zm_embed_views(s);
         const unsigned long long r0 = N * (unsigned long long)ctx->rank / (unsigned long long)ctx->size;
         const unsigned long long r1 = N * (unsigned long long)(ctx->rank + 1) / (unsigned long long)ctx->size;
         const long nloc = (long)(r1 - r0);
@@ -751,7 +760,7 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
                 fl[j] = (unsigned)bad;
                 if (bad) memset(chunk.imgf + (size_t)j * per, 0, per * sizeof(float));
             }
-            if (!rc) rc = predict_cache(net, &r.task, &chunk, chunk.rows, m, pred + (size_t)i * w, err);
+            if (!rc) rc = predict_cache(net, &r.task, &chunk, chunk.rows, m, views, pred + (size_t)i * w, err);
             for (int j = 0; j < m && !rc; j++)
                 if (fl[j])
                     for (int k = 0; k < w; k++) pred[(size_t)(i + j) * w + k] = NAN;
@@ -910,7 +919,7 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
     int nmeth = zm_param_list(p, "finetune.lc_methods", mt, 8, buf2, sizeof buf2);
     if (nsizes < 0) return zm_param_list_error("finetune.lc_sizes", 32, err);
     if (nmeth < 0) return zm_param_list_error("finetune.lc_methods", 8, err);
-    const int nseeds = (int)zm_param_int(p, "finetune.lc_seeds");
+    const int nseeds = (int)zm_param_int(p, "finetune.lc_seeds"), views = zm_embed_views(s);
     long sizes[32];
     int meth[8];
     for (int i = 0; i < nsizes; i++) {
@@ -1085,7 +1094,7 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
                 zm_train_result res;
                 zm_stamp_cache *c = r.method == M_FROZEN ? &ce : &ci;
                 rc = train_one(ctx, &r, c, tr, ntr, NULL, 0, &net, &res, err);
-                if (!rc) rc = predict_cache(net, &r.task, c, test, nte, pr, err);
+                if (!rc) rc = predict_cache(net, &r.task, c, test, nte, views, pr, err);
                 if (!rc) {
                     metrics m = score(&r.task, pr, tl, nte);
                     size_t k = ((size_t)si * nmeth + mi) * nseeds + sd;
@@ -1162,7 +1171,11 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
                             "colours in the plot: ", nte, ntp, nseeds);
             static const char *const colour[] = {"blue", "orange", "green", "red", "purple", "brown", "pink", "grey"};
             for (int mi = 0; mi < nmeth; mi++) fprintf(md, "%s%s %s", mi ? ", " : "", method_names[meth[mi]], colour[mi % 8]);
-            fprintf(md, ".\n");
+            fprintf(md, ".");
+            if (views > 1)
+                fprintf(md, " Every prediction is the mean over %d test-time views of each stamp (the store's "
+                            "representation was embedded with them; image runs average their outputs over them).", views);
+            fprintf(md, "\n");
             zm_series ser[8];
             for (int mi = 0; mi < nmeth; mi++) ser[mi] = (zm_series){ex, ey + (size_t)mi * nsizes, nsizes, mi};
             zm_err pe = {0};

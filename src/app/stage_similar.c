@@ -184,6 +184,7 @@ static int image_queries(const zm_stage_args *a, zm_store *s, const zm_space *sp
     zm_embedder E;
     /* a query file's field is its own (a picture's, a cutout's): no field check */
     int rc = zm_embedder_open(p, weights, C, S, "", zm_store_path(s), 1, 0, &E, err);
+    E.views = zm_embed_views(s); /* as the store's galaxies were embedded */
     if (rc) {
         zm_embedder_close(&E);
         return rc;

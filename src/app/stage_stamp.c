@@ -184,6 +184,14 @@ void zm_store_stamp_field(zm_store *s, const zm_params *p, char *buf, size_t n)
 
 /* ---- the encoder ---- */
 
+int zm_embed_views(zm_store *s)
+{
+    char v[32] = "";
+    if (zm_store_get_attr(s, "/representation/embedding", "views", v, sizeof v)) return 1;
+    int n = atoi(v);
+    return n == 2 || n == 4 || n == 8 ? n : 1;
+}
+
 int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, const char *stamps_field,
                      const char *stamps_where, int batch, int mc, zm_embedder *e, zm_err *err)
 {
@@ -229,32 +237,38 @@ int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, cons
 int zm_embedder_run(zm_embedder *e, const float *raw, int m, uint64_t stream, float *emb, float *conc, float *frac,
                     float *sd, zm_err *err)
 {
-    const int A = e->A, D = e->D;
+    const int A = e->A, D = e->D, views = e->views > 0 ? e->views : 1;
     const size_t per = (size_t)e->C * e->S * e->S, perk = (size_t)e->C * e->K * e->K;
     if (m > e->batch) ZM_ABORT("zm_embedder_run: %d stamps for a batch of %d", m, e->batch);
-    zm_aug centre;
-    zm_aug_center(e->S, e->K, &centre);
-    for (int i = 0; i < m; i++) zm_aug_apply(raw + (size_t)i * per, e->C, e->S, e->K, &centre, e->x + (size_t)i * perk);
-    int passes = e->mc > 0 ? e->mc : 1;
+    const int passes = e->mc > 0 ? e->mc : 1, samples = passes * views;
+    memset(emb, 0, (size_t)m * D * sizeof *emb);
     memset(conc, 0, (size_t)m * A * sizeof *conc);
     memset(frac, 0, (size_t)m * A * sizeof *frac);
     memset(sd, 0, (size_t)m * A * sizeof *sd);
-    for (int ps = 0; ps < passes; ps++) {
-        zm_rng_seed(&e->net->rng, 0xd1ce + (uint64_t)ps, stream);
-        zm_err ne = {0};
-        /* passes after the first rerun only the ops from the dropout on */
-        if (ps ? zm_net_forward_mc_again(e->net, &ne)
-               : zm_net_forward(e->net, e->x, m, e->mc > 0 ? ZM_MODE_MC : ZM_MODE_EVAL, &ne))
-            return zm_err_set(err, ZM_EVALUE, "embed: %s", ne.msg);
-        if (ps == 0) memcpy(emb, zm_net_repr(e->net), (size_t)m * D * sizeof *emb);
-        const float *y = zm_net_output(e->net);
-        for (int i = 0; i < m; i++) {
-            zm_gz_concentration(y + (size_t)i * A, A, e->a1);
-            zm_gz_vote_fraction(&e->tree, e->a1, e->f1);
-            for (int k = 0; k < A; k++) {
-                conc[(size_t)i * A + k] += e->a1[k] / passes;
-                frac[(size_t)i * A + k] += e->f1[k] / passes;
-                sd[(size_t)i * A + k] += e->f1[k] * e->f1[k] / passes;
+    for (int v = 0; v < views; v++) {
+        zm_aug view;
+        zm_aug_dihedral(e->S, e->K, zm_aug_view_index(views, v), &view);
+        for (int i = 0; i < m; i++) zm_aug_apply(raw + (size_t)i * per, e->C, e->S, e->K, &view, e->x + (size_t)i * perk);
+        for (int ps = 0; ps < passes; ps++) {
+            zm_rng_seed(&e->net->rng, 0xd1ce + (uint64_t)ps, stream);
+            zm_err ne = {0};
+            /* passes after the first rerun only the ops from the dropout on */
+            if (ps ? zm_net_forward_mc_again(e->net, &ne)
+                   : zm_net_forward(e->net, e->x, m, e->mc > 0 ? ZM_MODE_MC : ZM_MODE_EVAL, &ne))
+                return zm_err_set(err, ZM_EVALUE, "embed: %s", ne.msg);
+            if (ps == 0) {
+                const float *r = zm_net_repr(e->net);
+                for (size_t j = 0; j < (size_t)m * D; j++) emb[j] += r[j] / views;
+            }
+            const float *y = zm_net_output(e->net);
+            for (int i = 0; i < m; i++) {
+                zm_gz_concentration(y + (size_t)i * A, A, e->a1);
+                zm_gz_vote_fraction(&e->tree, e->a1, e->f1);
+                for (int k = 0; k < A; k++) {
+                    conc[(size_t)i * A + k] += e->a1[k] / samples;
+                    frac[(size_t)i * A + k] += e->f1[k] / samples;
+                    sd[(size_t)i * A + k] += e->f1[k] * e->f1[k] / samples;
+                }
             }
         }
     }

@@ -23,6 +23,15 @@ void zm_aug_center(int size, int crop, zm_aug *a)
     a->x0 = a->y0 = (size - crop) / 2;
 }
 
+void zm_aug_dihedral(int size, int crop, int v, zm_aug *a)
+{
+    zm_aug_center(size, crop, a);
+    a->angle = (v & 3) * (M_PI / 2);
+    a->flip_x = v >= 4;
+}
+
+int zm_aug_view_index(int n, int k) { return n == 2 ? 4 * k : k; }
+
 /* Reflect coordinate v (pixel centres at integers 0..n-1) into [-0.5, n - 0.5]. */
 static double reflect(double v, int n)
 {

@@ -1,9 +1,11 @@
 /* test_augment.c: the training augmentation against scipy.ndimage.map_coordinates
  * (bilinear, reflect) for random rotations, flips and crops; a quarter turn is exact;
- * the central crop is the identity on its window; draws are deterministic. */
+ * the central crop is the identity on its window; draws are deterministic; the eight
+ * test-time views are the square's symmetries. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "testutil.h"
 #include "zoomorph/augment.h"
@@ -66,6 +68,35 @@ START_TEST(quarter_turn_and_center)
 }
 END_TEST
 
+/* the eight views: v % 4 quarter turns counter-clockwise on the display, then a mirror;
+ * 2, 4 and 8 views are {0, 4}, {0..3}, {0..7}; all distinct on an asymmetric stamp */
+START_TEST(dihedral_views)
+{
+    const int S = 10, K = 6;
+    float in[100], out[8][36];
+    for (int i = 0; i < 100; i++) in[i] = (float)(i * i % 37);
+    for (int v = 0; v < 8; v++) {
+        zm_aug a;
+        zm_aug_dihedral(S, K, v, &a);
+        zm_aug_apply(in, 1, S, K, &a, out[v]);
+        for (int r = 0; r < K; r++)
+            for (int c = 0; c < K; c++) {
+                /* output (r, c) of the crop: mirror first (column), then v % 4 quarter turns */
+                int rr = r, cc = v >= 4 ? K - 1 - c : c;
+                for (int q = 0; q < (v & 3); q++) {
+                    int t = rr;
+                    rr = cc, cc = K - 1 - t;
+                }
+                ck_assert_float_eq_tol(out[v][r * K + c], in[(rr + 2) * S + cc + 2], 1e-4);
+            }
+        for (int u = 0; u < v; u++) ck_assert(memcmp(out[u], out[v], sizeof out[v]) != 0);
+    }
+    ck_assert_int_eq(zm_aug_view_index(2, 1), 4);
+    ck_assert_int_eq(zm_aug_view_index(4, 3), 3);
+    ck_assert_int_eq(zm_aug_view_index(8, 6), 6);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("augment");
@@ -73,6 +104,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, against_scipy);
     tcase_add_test(tc, quarter_turn_and_center);
+    tcase_add_test(tc, dihedral_views);
     suite_add_tcase(s, tc);
     return zt_run_suite(s);
 }
