@@ -187,9 +187,13 @@ void zm_store_stamp_field(zm_store *s, const zm_params *p, char *buf, size_t n)
 int zm_embed_views(zm_store *s)
 {
     char v[32] = "";
-    if (zm_store_get_attr(s, "/representation/embedding", "views", v, sizeof v)) return 1;
-    int n = atoi(v);
-    return n == 2 || n == 4 || n == 8 ? n : 1;
+    int rc = zm_store_get_attr(s, "/representation/embedding", "views", v, sizeof v);
+    if (rc == ZM_EMISSING) return 1;
+    int n = rc ? 0 : atoi(v);
+    if (n == 1 || n == 2 || n == 4 || n == 8) return n;
+    zm_warn0("store %s: /representation/embedding attribute views is not one of 1, 2, 4, 8 (a fixed-length string); "
+            "taking 1", zm_store_path(s));
+    return 1;
 }
 
 int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, const char *stamps_field,

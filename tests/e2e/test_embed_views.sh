@@ -5,7 +5,9 @@
 # representation; 2 and 4 views likewise over the mirror and the quarter turns. The store
 # records the views, and similar embeds a query image with them: a stored stamp, and the
 # same stamp turned, as PNG queries find that galaxy first at distance ~0. A views value
-# not in 1, 2, 4, 8 is a config error naming the key.
+# not in 1, 2, 4, 8 is a config error naming the key; a malformed views attribute is
+# warned about and taken as 1. Finetune's image modes average their
+# predictions over the store's views (the mean of one-view runs on turned stamps).
 set -euo pipefail
 source "$ZM_SOURCE_DIR/tests/e2e/lib.sh"
 work=$(zt_workdir embed_views)
@@ -76,12 +78,64 @@ for q in q17 q17turned; do
   $ZM_PYTHON -c "assert '$id' == '17' and float('$d1') < 1e-3 * float('$d2'), ('$q', '$id', '$d1', '$d2')"
   echo "ok: 8 views: $q.png finds galaxy 17 first at distance $d1 (next $d2)"
 done
+# an attribute views that zoomorph did not write (a variable-length string): warned, 1 view
+$ZM_PYTHON -c "
+import shutil, h5py
+shutil.copy('$work/v8.h5', '$work/vl.h5')
+h5py.File('$work/vl.h5', 'r+')['representation/embedding'].attrs['views'] = '8'"
+zt_mpi 2 similar "${common[@]}" --set store.path="$work/vl.h5" --set similar.space=embedding --set similar.gallery_dir= \
+  --image "$work/q17.png" --set similar.output=vl.csv > vl.log 2>&1
+grep -q "store $work/vl.h5: /representation/embedding attribute views is not one of 1, 2, 4, 8" vl.log
+test "$(grep -c "attribute views is not" vl.log)" = 1
 # with one view the turned stamp is not the stored one
 zt_mpi 2 similar "${common[@]}" --set similar.space=embedding --set similar.gallery_dir= \
   --image "$work/q17turned.png" --set similar.output=one.csv > one.log 2>&1
 read -r id d1 d2 < <(first one.csv)
 $ZM_PYTHON -c "assert float('$d1') > 1e-2 * float('$d2') or '$id' != '17', ('$id', '$d1', '$d2')"
 echo "ok: 1 view: the turned stamp's nearest is at distance $d1 (next $d2)"
+# finetune's image modes predict with the store's views: the top blocks trained on the
+# same labelled stamps in 9 stores, 8 with the unlabelled galaxies' stamps turned and
+# mirrored by numpy (one view each), one unchanged but marked as embedded with 8 views;
+# the weights are the same and the 8-view predictions of the unlabelled galaxies are the
+# mean of the 8 one-view ones
+ftop=(--set finetune.labels="$work/survey/rings.csv" --set finetune.label_column=ring --set finetune.task=rings
+      --set finetune.mode=top --set finetune.top_blocks=1 --set finetune.epochs=2 --set finetune.patience=0
+      --set finetune.lr=1e-3)
+cp s.h5 u0.h5
+zt_mpi 2 finetune "${common[@]}" "${ftop[@]}" --set store.path="$work/u0.h5" --set finetune.output="$work/u0.nn.h5" > u0.log 2>&1
+$ZM_PYTHON - "$work" <<'PY'
+import sys, shutil, h5py, numpy as np
+w = sys.argv[1]
+free = np.isnan(h5py.File(f"{w}/u0.h5", "r")["finetune/rings/label"][:])
+assert 100 < free.sum() < len(free), free.sum()
+for k in range(1, 9):
+    shutil.copy(f"{w}/s.h5", f"{w}/u{k}.h5")
+    with h5py.File(f"{w}/u{k}.h5", "r+") as f:
+        if k == 8:
+            f["representation/embedding"].attrs["views"] = np.bytes_(b"8")  # as zoomorph writes it: fixed-length
+            continue
+        im = f["cutouts/images"][:]
+        t = im[..., ::-1] if k >= 4 else im
+        im[free] = np.rot90(t, k % 4, axes=(2, 3))[free]
+        f["cutouts/images"][:] = im
+PY
+for k in 1 2 3 4 5 6 7 8; do
+  zt_mpi 2 finetune "${common[@]}" "${ftop[@]}" --set store.path="$work/u$k.h5" --set finetune.output="$work/u$k.nn.h5" > u$k.log 2>&1
+done
+$ZM_PYTHON - "$work" <<'PY'
+import sys, h5py, numpy as np
+w = sys.argv[1]
+ref = h5py.File(f"{w}/u0.nn.h5", "r")["tensors"]
+for k in range(1, 9):
+    t = h5py.File(f"{w}/u{k}.nn.h5", "r")["tensors"]
+    assert all(np.array_equal(t[n][:], ref[n][:]) for n in ref), f"store u{k}: other weights"
+p = [h5py.File(f"{w}/u{k}.h5", "r")["finetune/rings/prediction"][:].astype(np.float64) for k in range(9)]
+free = np.isnan(h5py.File(f"{w}/u0.h5", "r")["finetune/rings/label"][:]) & np.isfinite(p[0])
+mean = np.mean(p[:8], axis=0)
+err, spread = np.abs(p[8][free] - mean[free]).max(), np.abs(p[1][free] - p[0][free]).max()
+assert err < 1e-6 and spread > 1e-3, (err, spread)
+print(f"finetune top, 8 views: the mean of 8 one-view predictions to {err:.1e} (one view to another: {spread:.2e}); same weights")
+PY
 set +e
 zt_mpi 2 embed "${common[@]}" --set embed.views=3 > bad.log 2>&1; rc=$?
 set -e
