@@ -713,7 +713,7 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     }
     if (rc) goto done;
     /* metrics on validation and test labels */
-    const int w = zm_task_outputs(&r.task), lw = L.A;
+    const int w = zm_task_outputs(&r.task), lw = L.A, views = zm_embed_views(s);
     metrics mv = {NAN, NAN, NAN, NAN, NAN}, mt = {NAN, NAN, NAN, NAN, NAN};
     for (int pass = 0; pass < 2 && !rc; pass++) {
         const long long *rows = pass ? test : val;
@@ -721,13 +721,12 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
         float *pr = zm_malloc((size_t)(n ? n : 1) * w * sizeof *pr), *lb = zm_malloc((size_t)(n ? n : 1) * lw * sizeof *lb);
         for (long i = 0; i < n; i++)
             memcpy(lb + (size_t)i * lw, c.targets + (size_t)zm_stamp_cache_find(&c, rows[i]) * lw, (size_t)lw * sizeof *lb);
-        rc = predict_cache(net, &r.task, &c, rows, n, zm_embed_views(s), pr, err);
+        rc = predict_cache(net, &r.task, &c, rows, n, views, pr, err);
         if (!rc) *(pass ? &mt : &mv) = score(&r.task, pr, lb, n);
         free(pr), free(lb);
     }
     /* predictions for every galaxy: each rank its slice of rows */
     {
-        const int views = zm_embed_views(s);
         const unsigned long long r0 = N * (unsigned long long)ctx->rank / (unsigned long long)ctx->size;
         const unsigned long long r1 = N * (unsigned long long)(ctx->rank + 1) / (unsigned long long)ctx->size;
         const long nloc = (long)(r1 - r0);
