@@ -22,12 +22,12 @@ typedef struct {
 void zm_aug_draw(zm_rng *r, int size, int crop, zm_aug *a);
 /* The identity with a central crop (validation, inference). */
 void zm_aug_center(int size, int crop, zm_aug *a);
-/* View v (0 <= v < 8) of the square's symmetries with a central crop: v % 4 quarter
- * turns, then for v >= 4 a left-right mirror. The test-time views of embed and finetune. */
-void zm_aug_dihedral(int size, int crop, int v, zm_aug *a);
-/* Which view is the k-th of n (1, 2, 4 or 8): 2 views are the stamp and its mirror, 4 its
- * four quarter turns, 8 all eight. */
-int zm_aug_view_index(int n, int k);
+/* The test-time views of embed and finetune: view k of n (1, 2, 4 or 8) of m stamps,
+ * centrally cropped: n = 2 are the stamp and its left-right mirror, 4 its quarter turns,
+ * 8 those and their mirrors (view k: k % 4 quarter turns, then a mirror for k >= 4).
+ * Pixels land on pixels: nothing is interpolated. in m x (channels x size^2), out
+ * m x (channels x crop^2). */
+void zm_aug_view_apply(const float *in, int m, int channels, int size, int crop, int n, int k, float *out);
 /* Applies a to each channel. */
 void zm_aug_apply(const float *in, int channels, int size, int crop, const zm_aug *a, float *out);
 

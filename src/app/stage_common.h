@@ -212,7 +212,7 @@ typedef struct {
     int have_tree;
     char weights[4096];
     int C, S, K, D, A, batch, mc;
-    int views; /* test-time views averaged (1, 2, 4 or 8: zm_aug_view_index; 0 is 1), set after open */
+    int views; /* test-time views averaged (1, 2, 4 or 8: zm_aug_view_apply; 0 is 1), set after open */
     float *x, *a1, *f1;
 } zm_embedder;
 

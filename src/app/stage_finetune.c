@@ -388,7 +388,7 @@ static int train_one(const zm_ctx *ctx, const run_cfg *r, zm_stamp_cache *c, con
 }
 
 /* Predictions (zm_task_predict) of rows of the cache, EVAL mode, central crop, the mean
- * over `views` test-time views (zm_aug_view_index; the store's embedding's, so that image
+ * over `views` test-time views (zm_aug_view_apply; the store's embedding's, so that image
  * modes predict as frozen heads see the representation; no effect on a head alone);
  * every rank computes all of them (small sets: validation and test labels). out: n x width. */
 static int predict_cache(zm_net *net, const zm_task *t, zm_stamp_cache *c, const long long *rows, long n, int views,
@@ -405,10 +405,7 @@ static int predict_cache(zm_net *net, const zm_task *t, zm_stamp_cache *c, const
         memset(dst, 0, (size_t)m * w * sizeof *dst);
         rc = zm_stamp_cache_load(c, rows + i, m, raw, tg, err);
         for (int v = 0; v < nv && !rc; v++) {
-            zm_aug view;
-            zm_aug_dihedral(S, K, zm_aug_view_index(nv, v), &view);
-            for (int j = 0; j < m; j++)
-                zm_aug_apply(raw + (size_t)j * C * S * S, C, S, K, &view, x + (size_t)j * C * K * K);
+            zm_aug_view_apply(raw, m, C, S, K, nv, v, x);
             rc = zm_net_forward(net, x, m, ZM_MODE_EVAL, err);
             if (rc) break;
             zm_task_predict(t, zm_net_output(net), m, o);

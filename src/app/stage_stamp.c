@@ -242,7 +242,6 @@ int zm_embedder_run(zm_embedder *e, const float *raw, int m, uint64_t stream, fl
                     float *sd, zm_err *err)
 {
     const int A = e->A, D = e->D, views = e->views > 0 ? e->views : 1;
-    const size_t per = (size_t)e->C * e->S * e->S, perk = (size_t)e->C * e->K * e->K;
     if (m > e->batch) ZM_ABORT("zm_embedder_run: %d stamps for a batch of %d", m, e->batch);
     const int passes = e->mc > 0 ? e->mc : 1, samples = passes * views;
     memset(emb, 0, (size_t)m * D * sizeof *emb);
@@ -250,9 +249,7 @@ int zm_embedder_run(zm_embedder *e, const float *raw, int m, uint64_t stream, fl
     memset(frac, 0, (size_t)m * A * sizeof *frac);
     memset(sd, 0, (size_t)m * A * sizeof *sd);
     for (int v = 0; v < views; v++) {
-        zm_aug view;
-        zm_aug_dihedral(e->S, e->K, zm_aug_view_index(views, v), &view);
-        for (int i = 0; i < m; i++) zm_aug_apply(raw + (size_t)i * per, e->C, e->S, e->K, &view, e->x + (size_t)i * perk);
+        zm_aug_view_apply(raw, m, e->C, e->S, e->K, views, v, e->x);
         for (int ps = 0; ps < passes; ps++) {
             zm_rng_seed(&e->net->rng, 0xd1ce + (uint64_t)ps, stream);
             zm_err ne = {0};

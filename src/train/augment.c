@@ -23,15 +23,6 @@ void zm_aug_center(int size, int crop, zm_aug *a)
     a->x0 = a->y0 = (size - crop) / 2;
 }
 
-void zm_aug_dihedral(int size, int crop, int v, zm_aug *a)
-{
-    zm_aug_center(size, crop, a);
-    a->angle = (v & 3) * (M_PI / 2);
-    a->flip_x = v >= 4;
-}
-
-int zm_aug_view_index(int n, int k) { return n == 2 ? 4 * k : k; }
-
 /* Reflect coordinate v (pixel centres at integers 0..n-1) into [-0.5, n - 0.5]. */
 static double reflect(double v, int n)
 {
@@ -69,4 +60,15 @@ void zm_aug_apply(const float *in, int channels, int size, int crop, const zm_au
                 out[(size_t)k * nc + (size_t)r * crop + c] = (float)v;
             }
         }
+}
+
+void zm_aug_view_apply(const float *in, int m, int channels, int size, int crop, int n, int k, float *out)
+{
+    const int v = n == 2 ? 4 * k : k;
+    zm_aug a;
+    zm_aug_center(size, crop, &a);
+    a.angle = (v & 3) * (M_PI / 2);
+    a.flip_x = v >= 4;
+    const size_t pin = (size_t)channels * size * size, pout = (size_t)channels * crop * crop;
+    for (int i = 0; i < m; i++) zm_aug_apply(in + (size_t)i * pin, channels, size, crop, &a, out + (size_t)i * pout);
 }

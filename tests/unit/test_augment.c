@@ -76,9 +76,7 @@ START_TEST(dihedral_views)
     float in[100], out[8][36];
     for (int i = 0; i < 100; i++) in[i] = (float)(i * i % 37);
     for (int v = 0; v < 8; v++) {
-        zm_aug a;
-        zm_aug_dihedral(S, K, v, &a);
-        zm_aug_apply(in, 1, S, K, &a, out[v]);
+        zm_aug_view_apply(in, 1, 1, S, K, 8, v, out[v]);
         for (int r = 0; r < K; r++)
             for (int c = 0; c < K; c++) {
                 /* output (r, c) of the crop: mirror first (column), then v % 4 quarter turns */
@@ -91,9 +89,17 @@ START_TEST(dihedral_views)
             }
         for (int u = 0; u < v; u++) ck_assert(memcmp(out[u], out[v], sizeof out[v]) != 0);
     }
-    ck_assert_int_eq(zm_aug_view_index(2, 1), 4);
-    ck_assert_int_eq(zm_aug_view_index(4, 3), 3);
-    ck_assert_int_eq(zm_aug_view_index(8, 6), 6);
+    /* 2 views: the stamp and view 4 (its mirror); 4 views: views 0..3; two stamps at once */
+    float two[2][36], pair[2][100], pair_out[2][36];
+    for (int k = 0; k < 2; k++) {
+        zm_aug_view_apply(in, 1, 1, S, K, 2, k, two[k]);
+        ck_assert(memcmp(two[k], out[4 * k], sizeof two[k]) == 0);
+    }
+    zm_aug_view_apply(in, 1, 1, S, K, 4, 3, two[0]);
+    ck_assert(memcmp(two[0], out[3], sizeof two[0]) == 0);
+    memcpy(pair[0], in, sizeof in), memcpy(pair[1], in, sizeof in);
+    zm_aug_view_apply(pair[0], 2, 1, S, K, 8, 6, pair_out[0]);
+    for (int i = 0; i < 2; i++) ck_assert(memcmp(pair_out[i], out[6], sizeof pair_out[i]) == 0);
 }
 END_TEST
 
