@@ -22,12 +22,20 @@ typedef struct {
 void zm_aug_draw(zm_rng *r, int size, int crop, zm_aug *a);
 /* The identity with a central crop (validation, inference). */
 void zm_aug_center(int size, int crop, zm_aug *a);
-/* The test-time views of embed and finetune: view k of n (1, 2, 4 or 8) of m stamps,
- * centrally cropped: n = 2 are the stamp and its left-right mirror, 4 its quarter turns,
- * 8 those and their mirrors (view k: k % 4 quarter turns, then a mirror for k >= 4).
- * Pixels land on pixels: nothing is interpolated. in m x (channels x size^2), out
- * m x (channels x crop^2). */
-void zm_aug_view_apply(const float *in, int m, int channels, int size, int crop, int n, int k, float *out);
+/* The test-time views of embed and finetune: n (1, 2, 4 or 8) views of each stamp, every
+ * one turned a further `angle` degrees (0 or 45). */
+typedef struct {
+    int n;
+    int angle;
+} zm_views;
+
+/* View k of vs.n of m stamps, centrally cropped: n = 2 are the stamp and its left-right
+ * mirror, 4 its quarter turns, 8 those and their mirrors (view k: k % 4 quarter turns,
+ * then a mirror for k >= 4), each turned vs.angle degrees first. With angle 0 pixels land
+ * on pixels and nothing is interpolated; with 45 every view is interpolated as training's
+ * rotations are, and the 8 views are still closed under quarter turns and mirrors. in
+ * m x (channels x size^2), out m x (channels x crop^2). */
+void zm_aug_view_apply(const float *in, int m, int channels, int size, int crop, zm_views vs, int k, float *out);
 /* Applies a to each channel. */
 void zm_aug_apply(const float *in, int channels, int size, int crop, const zm_aug *a, float *out);
 

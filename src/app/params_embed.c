@@ -14,6 +14,10 @@ static const zm_param_def defs[] = {
      "test-time views of each stamp averaged into its representation and vote fractions: 1 the stamp alone; 2 it "
      "and its mirror; 4 its quarter turns; 8 those and their mirrors (time x views). Query images of similar and "
      "finetune's image-mode predictions use the store's views"},
+    {"embed.view_angle", ZM_PT_CHOICE, "0", NOR, "0|45", "deg",
+     "every view turned a further this many degrees: 0 keeps pixels on pixels; 45 interpolates each view "
+     "bilinearly, as training's rotations do (the 8 views stay closed under quarter turns and mirrors). Recorded "
+     "on the store and used by similar and finetune like views"},
     {"pca.sizes", ZM_PT_LIST, "10,40", NOR, NULL, "",
      "numbers of components to store coordinates for (the paper: 10 for similarity, 40 for anomalies)"},
     {"similar.space", ZM_PT_STR, "coords_10", NOR, NULL, "",

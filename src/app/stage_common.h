@@ -7,6 +7,7 @@
 #define ZOOMORPH_APP_STAGE_COMMON_H
 
 #include "stage.h"
+#include "zoomorph/augment.h"
 #include "zoomorph/cutout.h"
 #include "zoomorph/fields.h"
 #include "zoomorph/gzschema.h"
@@ -212,7 +213,7 @@ typedef struct {
     int have_tree;
     char weights[4096];
     int C, S, K, D, A, batch, mc;
-    int views; /* test-time views averaged (1, 2, 4 or 8: zm_aug_view_apply; 0 is 1), set after open */
+    zm_views views; /* test-time views averaged (zm_aug_view_apply; n 0 is 1), set after open */
     float *x, *a1, *f1;
 } zm_embedder;
 
@@ -228,8 +229,9 @@ int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, cons
 int zm_embedder_run(zm_embedder *e, const float *raw, int m, uint64_t stream, float *emb, float *conc, float *frac,
                     float *sd, zm_err *err);
 void zm_embedder_close(zm_embedder *e);
-/* The test-time views the store's /representation/embedding was made with (its attribute
- * views; 1 when absent). */
-int zm_embed_views(zm_store *s);
+/* The test-time views the store's /representation/embedding was made with (its attributes
+ * views and view_angle; 1 view at 0 degrees when absent; a value zoomorph does not write
+ * gets one warning and the default). */
+zm_views zm_embed_views(zm_store *s);
 
 #endif

@@ -39,7 +39,8 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     zm_dtype itype = ZM_DT_U8;
     int rc = 0;
     const int batch = (int)zm_param_int(p, "embed.batch"), mc = (int)zm_param_int(p, "embed.mc_passes");
-    const int views = atoi(zm_param_str(p, "embed.views")); /* a choice of 1, 2, 4, 8 */
+    /* choices: 1, 2, 4, 8 and 0, 45 */
+    const zm_views views = {atoi(zm_param_str(p, "embed.views")), atoi(zm_param_str(p, "embed.view_angle"))};
     /* stamps from the store, or cut here when the store has none */
     const int fly = !zm_store_exists(s, "/cutouts/images");
     zm_stamp_maker mk;
@@ -87,7 +88,8 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     zm_store_get_attr(s, "/meta/stages/embed", "status", status, sizeof status);
     unsigned long long ed[4] = {0};
     int resume = !strcmp(status, "running") && zm_store_shape(s, fe.path, ed, err) == 2 && ed[1] == (unsigned)D &&
-                 zm_store_exists(s, fdone.path) && zm_embed_views(s) == views;
+                 zm_store_exists(s, fdone.path) && zm_embed_views(s).n == views.n &&
+                 zm_embed_views(s).angle == views.angle;
     resume = !zm_any(ctx, !resume);
     unsigned char *done = zm_calloc((size_t)(in.n ? in.n : 1), 1);
     if (resume) {
@@ -114,8 +116,10 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     if (!rc) {
         zm_store_set_attr(s, fe.path, "model", w);
         char vs[16];
-        snprintf(vs, sizeof vs, "%d", views);
+        snprintf(vs, sizeof vs, "%d", views.n);
         zm_store_set_attr(s, fe.path, "views", vs);
+        snprintf(vs, sizeof vs, "%d", views.angle);
+        zm_store_set_attr(s, fe.path, "view_angle", vs);
         char cols[8192];
         zm_tree_columns(&E.tree, cols, sizeof cols);
         zm_store_set_attr(s, ff.path, "columns", cols);
@@ -212,13 +216,18 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
         zm_info0("embed: stopped by a signal after %lld galaxies; the progress is saved: run 'zoomorph embed' "
                  "again to resume", tot[0]);
     } else if (!rc) {
-        char summary[512], vdesc[64];
-        snprintf(vdesc, sizeof vdesc, "the mean of %d views%s", views, mc > 0 ? " with Monte-Carlo dropout" : "");
+        char summary[512], vdesc[96];
+        if (views.n == 1)
+            snprintf(vdesc, sizeof vdesc, "%s%s", mc > 0 ? "Monte-Carlo dropout" : "one pass",
+                     views.angle ? " on the stamp turned 45 degrees" : "");
+        else
+            snprintf(vdesc, sizeof vdesc, "the mean of %d views%s%s", views.n, views.angle ? " turned 45 degrees" : "",
+                     mc > 0 ? " with Monte-Carlo dropout" : "");
         double el = zm_now() - prog.t0;
         snprintf(summary, sizeof summary,
                  "%lld galaxies embedded (%lld rejected stamps as NaN) with %s (%s, %d-d), %s; %.1f galaxies/s in all, "
                  "%.1f galaxies/s/rank in the network alone%s",
-                 tot[0], tot[1], w, E.info.arch, D, views == 1 ? (mc > 0 ? "Monte-Carlo dropout" : "one pass") : vdesc,
+                 tot[0], tot[1], w, E.info.arch, D, vdesc,
                  el > 0 ? tot[0] / el : 0,
                  tn > 0 ? (double)tot[0] / ctx->size / tn : 0, fly ? "; stamps cut on the fly" : "");
         zm_store_stage_end(s, "embed", summary);

@@ -388,14 +388,15 @@ static int train_one(const zm_ctx *ctx, const run_cfg *r, zm_stamp_cache *c, con
 }
 
 /* Predictions (zm_task_predict) of rows of the cache, EVAL mode, central crop, the mean
- * over `views` test-time views (zm_aug_view_apply; the store's embedding's, so that image
+ * over the test-time views vs (zm_aug_view_apply; the store's embedding's, so that image
  * modes predict as frozen heads see the representation; no effect on a head alone);
  * every rank computes all of them (small sets: validation and test labels). out: n x width. */
-static int predict_cache(zm_net *net, const zm_task *t, zm_stamp_cache *c, const long long *rows, long n, int views,
-                         float *out, zm_err *err)
+static int predict_cache(zm_net *net, const zm_task *t, zm_stamp_cache *c, const long long *rows, long n,
+                         zm_views vs, float *out, zm_err *err)
 {
     const int C = c->C, S = c->S, K = net->cfg.head_only ? 1 : net->cfg.in_size, B = net->cfg.max_batch;
-    const int w = zm_task_outputs(t), nv = net->cfg.head_only ? 1 : views;
+    if (net->cfg.head_only) vs = (zm_views){1, 0};
+    const int w = zm_task_outputs(t), nv = vs.n;
     float *raw = zm_malloc((size_t)B * C * S * S * sizeof(float)), *x = zm_malloc((size_t)B * C * K * K * sizeof(float));
     float *tg = zm_malloc((size_t)B * (c->A ? c->A : 1) * sizeof(float)), *o = zm_malloc((size_t)B * w * sizeof(float));
     int rc = 0;
@@ -405,7 +406,7 @@ static int predict_cache(zm_net *net, const zm_task *t, zm_stamp_cache *c, const
         memset(dst, 0, (size_t)m * w * sizeof *dst);
         rc = zm_stamp_cache_load(c, rows + i, m, raw, tg, err);
         for (int v = 0; v < nv && !rc; v++) {
-            zm_aug_view_apply(raw, m, C, S, K, nv, v, x);
+            zm_aug_view_apply(raw, m, C, S, K, vs, v, x);
             rc = zm_net_forward(net, x, m, ZM_MODE_EVAL, err);
             if (rc) break;
             zm_task_predict(t, zm_net_output(net), m, o);
@@ -710,7 +711,8 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     }
     if (rc) goto done;
     /* metrics on validation and test labels */
-    const int w = zm_task_outputs(&r.task), lw = L.A, views = zm_embed_views(s);
+    const int w = zm_task_outputs(&r.task), lw = L.A;
+    const zm_views views = zm_embed_views(s);
     metrics mv = {NAN, NAN, NAN, NAN, NAN}, mt = {NAN, NAN, NAN, NAN, NAN};
     for (int pass = 0; pass < 2 && !rc; pass++) {
         const long long *rows = pass ? test : val;
@@ -915,7 +917,8 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
     int nmeth = zm_param_list(p, "finetune.lc_methods", mt, 8, buf2, sizeof buf2);
     if (nsizes < 0) return zm_param_list_error("finetune.lc_sizes", 32, err);
     if (nmeth < 0) return zm_param_list_error("finetune.lc_methods", 8, err);
-    const int nseeds = (int)zm_param_int(p, "finetune.lc_seeds"), views = zm_embed_views(s);
+    const int nseeds = (int)zm_param_int(p, "finetune.lc_seeds");
+    const zm_views views = zm_embed_views(s);
     long sizes[32];
     int meth[8];
     for (int i = 0; i < nsizes; i++) {
@@ -1168,9 +1171,10 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
             static const char *const colour[] = {"blue", "orange", "green", "red", "purple", "brown", "pink", "grey"};
             for (int mi = 0; mi < nmeth; mi++) fprintf(md, "%s%s %s", mi ? ", " : "", method_names[meth[mi]], colour[mi % 8]);
             fprintf(md, ".");
-            if (views > 1)
-                fprintf(md, " Every prediction is the mean over %d test-time views of each stamp (the store's "
-                            "representation was embedded with them; image runs average their outputs over them).", views);
+            if (views.n > 1 || views.angle)
+                fprintf(md, " Every prediction is the mean over %d test-time view(s) of each stamp%s (the store's "
+                            "representation was embedded with them; image runs average their outputs over them).",
+                        views.n, views.angle ? ", turned 45 degrees" : "");
             fprintf(md, "\n");
             zm_series ser[8];
             for (int mi = 0; mi < nmeth; mi++) ser[mi] = (zm_series){ex, ey + (size_t)mi * nsizes, nsizes, mi};

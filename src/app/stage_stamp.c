@@ -184,16 +184,26 @@ void zm_store_stamp_field(zm_store *s, const zm_params *p, char *buf, size_t n)
 
 /* ---- the encoder ---- */
 
-int zm_embed_views(zm_store *s)
+/* Attribute name of /representation/embedding as a whole number among the allowed (a
+ * fixed-length string); def when absent or not one of them (with a warning). */
+static int embed_attr(zm_store *s, const char *name, const int *allowed, int nallowed, const char *list, int def)
 {
     char v[32] = "";
-    int rc = zm_store_get_attr(s, "/representation/embedding", "views", v, sizeof v);
-    if (rc == ZM_EMISSING) return 1;
-    int n = rc ? 0 : atoi(v);
-    if (n == 1 || n == 2 || n == 4 || n == 8) return n;
-    zm_warn0("store %s: /representation/embedding attribute views is not one of 1, 2, 4, 8 (a fixed-length string); "
-            "taking 1", zm_store_path(s));
-    return 1;
+    int rc = zm_store_get_attr(s, "/representation/embedding", name, v, sizeof v);
+    if (rc == ZM_EMISSING) return def;
+    char *end = v;
+    long n = rc ? -1 : strtol(v, &end, 10);
+    for (int i = 0; i < nallowed && end != v && !*end; i++)
+        if (n == allowed[i]) return (int)n;
+    zm_warn0("store %s: /representation/embedding attribute %s is not one of %s (a fixed-length string); taking %d",
+             zm_store_path(s), name, list, def);
+    return def;
+}
+
+zm_views zm_embed_views(zm_store *s)
+{
+    static const int n[] = {1, 2, 4, 8}, angle[] = {0, 45};
+    return (zm_views){embed_attr(s, "views", n, 4, "1, 2, 4, 8", 1), embed_attr(s, "view_angle", angle, 2, "0, 45", 0)};
 }
 
 int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, const char *stamps_field,
@@ -241,7 +251,7 @@ int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, cons
 int zm_embedder_run(zm_embedder *e, const float *raw, int m, uint64_t stream, float *emb, float *conc, float *frac,
                     float *sd, zm_err *err)
 {
-    const int A = e->A, D = e->D, views = e->views > 0 ? e->views : 1;
+    const int A = e->A, D = e->D, views = e->views.n > 0 ? e->views.n : 1;
     if (m > e->batch) ZM_ABORT("zm_embedder_run: %d stamps for a batch of %d", m, e->batch);
     const int passes = e->mc > 0 ? e->mc : 1, samples = passes * views;
     memset(emb, 0, (size_t)m * D * sizeof *emb);
@@ -249,7 +259,7 @@ int zm_embedder_run(zm_embedder *e, const float *raw, int m, uint64_t stream, fl
     memset(frac, 0, (size_t)m * A * sizeof *frac);
     memset(sd, 0, (size_t)m * A * sizeof *sd);
     for (int v = 0; v < views; v++) {
-        zm_aug_view_apply(raw, m, e->C, e->S, e->K, views, v, e->x);
+        zm_aug_view_apply(raw, m, e->C, e->S, e->K, (zm_views){views, e->views.angle}, v, e->x);
         for (int ps = 0; ps < passes; ps++) {
             zm_rng_seed(&e->net->rng, 0xd1ce + (uint64_t)ps, stream);
             zm_err ne = {0};

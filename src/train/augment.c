@@ -62,12 +62,12 @@ void zm_aug_apply(const float *in, int channels, int size, int crop, const zm_au
         }
 }
 
-void zm_aug_view_apply(const float *in, int m, int channels, int size, int crop, int n, int k, float *out)
+void zm_aug_view_apply(const float *in, int m, int channels, int size, int crop, zm_views vs, int k, float *out)
 {
-    const int v = n == 2 ? 4 * k : k;
+    const int v = vs.n == 2 ? 4 * k : k;
     zm_aug a;
     zm_aug_center(size, crop, &a);
-    a.angle = (v & 3) * (M_PI / 2);
+    a.angle = (v & 3) * (M_PI / 2) + vs.angle * (M_PI / 180);
     a.flip_x = v >= 4;
     const size_t pin = (size_t)channels * size * size, pout = (size_t)channels * crop * crop;
     for (int i = 0; i < m; i++) zm_aug_apply(in + (size_t)i * pin, channels, size, crop, &a, out + (size_t)i * pout);

@@ -76,7 +76,7 @@ START_TEST(dihedral_views)
     float in[100], out[8][36];
     for (int i = 0; i < 100; i++) in[i] = (float)(i * i % 37);
     for (int v = 0; v < 8; v++) {
-        zm_aug_view_apply(in, 1, 1, S, K, 8, v, out[v]);
+        zm_aug_view_apply(in, 1, 1, S, K, (zm_views){8, 0}, v, out[v]);
         for (int r = 0; r < K; r++)
             for (int c = 0; c < K; c++) {
                 /* output (r, c) of the crop: mirror first (column), then v % 4 quarter turns */
@@ -92,14 +92,59 @@ START_TEST(dihedral_views)
     /* 2 views: the stamp and view 4 (its mirror); 4 views: views 0..3; two stamps at once */
     float two[2][36], pair[2][100], pair_out[2][36];
     for (int k = 0; k < 2; k++) {
-        zm_aug_view_apply(in, 1, 1, S, K, 2, k, two[k]);
+        zm_aug_view_apply(in, 1, 1, S, K, (zm_views){2, 0}, k, two[k]);
         ck_assert(memcmp(two[k], out[4 * k], sizeof two[k]) == 0);
     }
-    zm_aug_view_apply(in, 1, 1, S, K, 4, 3, two[0]);
+    zm_aug_view_apply(in, 1, 1, S, K, (zm_views){4, 0}, 3, two[0]);
     ck_assert(memcmp(two[0], out[3], sizeof two[0]) == 0);
     memcpy(pair[0], in, sizeof in), memcpy(pair[1], in, sizeof in);
-    zm_aug_view_apply(pair[0], 2, 1, S, K, 8, 6, pair_out[0]);
+    zm_aug_view_apply(pair[0], 2, 1, S, K, (zm_views){8, 0}, 6, pair_out[0]);
     for (int i = 0; i < 2; i++) ck_assert(memcmp(pair_out[i], out[6], sizeof pair_out[i]) == 0);
+}
+END_TEST
+
+/* views turned a further 45 degrees: view v is training's rotation (zm_aug_apply, checked
+ * against scipy above) by v % 4 quarter turns + 45 degrees, then the mirror; they are
+ * interpolated (none equals an on-grid view), and the 8 of a quarter-turned or mirrored
+ * stamp are the 8 of the stamp in another order (the set is closed under both) */
+START_TEST(turned_views)
+{
+    enum { S = 12, K = 8, N = K * K };
+    float in[S * S], turned[S * S], mirrored[S * S], out[8][N], grid[N], ref[N], o2[N];
+    for (int i = 0; i < S * S; i++) in[i] = (float)(i * i % 41);
+    for (int r = 0; r < S; r++)
+        for (int c = 0; c < S; c++) {
+            turned[r * S + c] = in[c * S + (S - 1 - r)]; /* np.rot90: a quarter turn counter-clockwise */
+            mirrored[r * S + c] = in[r * S + (S - 1 - c)];
+        }
+    const zm_views v45 = {8, 45};
+    for (int v = 0; v < 8; v++) {
+        zm_aug_view_apply(in, 1, 1, S, K, v45, v, out[v]);
+        zm_aug a;
+        zm_aug_center(S, K, &a);
+        a.angle = (v % 4 * 90 + 45) * M_PI / 180, a.flip_x = v >= 4;
+        zm_aug_apply(in, 1, S, K, &a, ref);
+        for (int i = 0; i < N; i++) ck_assert_float_eq_tol(out[v][i], ref[i], 1e-4);
+        for (int u = 0; u < 8; u++) {
+            zm_aug_view_apply(in, 1, 1, S, K, (zm_views){8, 0}, u, grid);
+            ck_assert(memcmp(grid, out[v], sizeof grid) != 0);
+        }
+    }
+    const float *const inputs[2] = {turned, mirrored};
+    for (int t = 0; t < 2; t++) {
+        int used = 0;
+        for (int v = 0; v < 8; v++) {
+            zm_aug_view_apply(inputs[t], 1, 1, S, K, v45, v, o2);
+            int found = -1;
+            for (int u = 0; u < 8 && found < 0; u++) {
+                float d = 0;
+                for (int i = 0; i < N; i++) d = fmaxf(d, fabsf(o2[i] - out[u][i]));
+                if (d < 1e-3f && !(used >> u & 1)) found = u;
+            }
+            ck_assert_msg(found >= 0, "view %d of the %s stamp is none of the stamp's 8 views", v, t ? "mirrored" : "turned");
+            used |= 1 << found;
+        }
+    }
 }
 END_TEST
 
@@ -111,6 +156,7 @@ int main(void)
     tcase_add_test(tc, against_scipy);
     tcase_add_test(tc, quarter_turn_and_center);
     tcase_add_test(tc, dihedral_views);
+    tcase_add_test(tc, turned_views);
     suite_add_tcase(s, tc);
     return zt_run_suite(s);
 }
