@@ -88,8 +88,11 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     zm_store_get_attr(s, "/meta/stages/embed", "status", status, sizeof status);
     unsigned long long ed[4] = {0};
     int resume = !strcmp(status, "running") && zm_store_shape(s, fe.path, ed, err) == 2 && ed[1] == (unsigned)D &&
-                 zm_store_exists(s, fdone.path) && zm_embed_views(s).n == views.n &&
-                 zm_embed_views(s).angle == views.angle;
+                 zm_store_exists(s, fdone.path);
+    if (resume) {
+        const zm_views had = zm_embed_views(s);
+        resume = had.n == views.n && had.angle == views.angle;
+    }
     resume = !zm_any(ctx, !resume);
     unsigned char *done = zm_calloc((size_t)(in.n ? in.n : 1), 1);
     if (resume) {
