@@ -1172,9 +1172,11 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
             for (int mi = 0; mi < nmeth; mi++) fprintf(md, "%s%s %s", mi ? ", " : "", method_names[meth[mi]], colour[mi % 8]);
             fprintf(md, ".");
             if (views.n > 1 || views.angle)
-                fprintf(md, " Every prediction is the mean over %d test-time view(s) of each stamp%s (the store's "
-                            "representation was embedded with them; image runs average their outputs over them).",
-                        views.n, views.angle ? ", turned 45 degrees" : "");
+                fprintf(md, " Every prediction is %s %d test-time view%s of each stamp%s (the store's "
+                            "representation was embedded with %s; image runs %s).",
+                        views.n > 1 ? "the mean over" : "made on", views.n, views.n > 1 ? "s" : "",
+                        views.angle ? ", turned 45 degrees" : "", views.n > 1 ? "them" : "it",
+                        views.n > 1 ? "average their outputs over them" : "predict on it too");
             fprintf(md, "\n");
             zm_series ser[8];
             for (int mi = 0; mi < nmeth; mi++) ser[mi] = (zm_series){ex, ey + (size_t)mi * nsizes, nsizes, mi};
