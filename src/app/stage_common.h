@@ -213,7 +213,7 @@ typedef struct {
     int have_tree;
     char weights[4096];
     int C, S, K, D, A, batch, mc;
-    zm_views views; /* test-time views averaged (zm_aug_view_apply; n 0 is 1), set after open */
+    zm_views views; /* test-time views averaged (zm_aug_view_apply); open sets 1 view at 0 degrees */
     float *x, *a1, *f1;
 } zm_embedder;
 

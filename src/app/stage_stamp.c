@@ -210,6 +210,7 @@ int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, cons
                      const char *stamps_where, int batch, int mc, zm_embedder *e, zm_err *err)
 {
     memset(e, 0, sizeof *e);
+    e->views = (zm_views){1, 0};
     snprintf(e->weights, sizeof e->weights, "%s", weights);
     int rc = zm_net_file_info(weights, &e->info, err);
     if (rc) {
@@ -251,7 +252,7 @@ int zm_embedder_open(const zm_params *p, const char *weights, int C, int S, cons
 int zm_embedder_run(zm_embedder *e, const float *raw, int m, uint64_t stream, float *emb, float *conc, float *frac,
                     float *sd, zm_err *err)
 {
-    const int A = e->A, D = e->D, views = e->views.n > 0 ? e->views.n : 1;
+    const int A = e->A, D = e->D, views = e->views.n;
     if (m > e->batch) ZM_ABORT("zm_embedder_run: %d stamps for a batch of %d", m, e->batch);
     const int passes = e->mc > 0 ? e->mc : 1, samples = passes * views;
     memset(emb, 0, (size_t)m * D * sizeof *emb);
@@ -259,7 +260,7 @@ int zm_embedder_run(zm_embedder *e, const float *raw, int m, uint64_t stream, fl
     memset(frac, 0, (size_t)m * A * sizeof *frac);
     memset(sd, 0, (size_t)m * A * sizeof *sd);
     for (int v = 0; v < views; v++) {
-        zm_aug_view_apply(raw, m, e->C, e->S, e->K, (zm_views){views, e->views.angle}, v, e->x);
+        zm_aug_view_apply(raw, m, e->C, e->S, e->K, e->views, v, e->x);
         for (int ps = 0; ps < passes; ps++) {
             zm_rng_seed(&e->net->rng, 0xd1ce + (uint64_t)ps, stream);
             zm_err ne = {0};
