@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "stage.h"
+#include "zoomorph/cpuinfo.h"
 #include "zoomorph/log.h"
 #include "zoomorph/signals.h"
 #include "zoomorph/version.h"
@@ -41,8 +42,22 @@ static void usage_stage(FILE *o, const zm_stage *s)
     fprintf(o, "\nThe parameters are listed in docs/config.md (zoomorph params --markdown).\n");
 }
 
+/* One log line where the BLAS core is not what the CPU can do: re-executed with a better
+ * one (zm_cpu_autotune), or the user's OPENBLAS_CORETYPE below the CPU. */
+static void log_blas_core(void)
+{
+    zm_cpu_info i;
+    zm_cpu_info_get(&i);
+    if (getenv("ZM_BLAS_REEXEC"))
+        zm_info0("BLAS core %s (%s)", i.blas_core, i.core_source);
+    else if (getenv("OPENBLAS_CORETYPE") && i.blas_core_level >= 0 && i.blas_core_level < i.cpu_level)
+        zm_info0("OPENBLAS_CORETYPE=%s is below what this CPU can do (%s): kept as set",
+                 getenv("OPENBLAS_CORETYPE"), zm_cpu_core_for_level(i.cpu_level));
+}
+
 int main(int argc, char **argv)
 {
+    zm_cpu_autotune(argv); /* before MPI_Init: may re-execute with OPENBLAS_CORETYPE set */
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "zoomorph: MPI_Init failed\n");
         return 70;
@@ -51,6 +66,7 @@ int main(int argc, char **argv)
     zm_ctx_init(&ctx, MPI_COMM_WORLD);
     zm_signals_install();
     zm_log_init(ctx.rank, ZM_LOG_INFO);
+    log_blas_core();
     int rc = ZM_EXIT_OK;
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         if (ctx.rank == 0) usage_all(argc < 2 ? stderr : stdout);
@@ -58,7 +74,11 @@ int main(int argc, char **argv)
         goto done;
     }
     if (!strcmp(argv[1], "--version")) {
-        if (ctx.rank == 0) printf("zoomorph %s (%s)\n", ZM_VERSION, ZM_GIT_REVISION);
+        if (ctx.rank == 0) {
+            char d[1024];
+            zm_cpu_describe(d, sizeof d);
+            printf("zoomorph %s (%s)\n%s\n", ZM_VERSION, ZM_GIT_REVISION, d);
+        }
         goto done;
     }
     const zm_stage *stage = NULL;
@@ -114,6 +134,10 @@ int main(int argc, char **argv)
         if (ctx.rank == 0) fprintf(stderr, "zoomorph %s: %s\n", stage->name, err.msg);
         rc = ZM_EXIT_INPUT;
     } else {
+        char d[1024];
+        zm_cpu_describe(d, sizeof d);
+        zm_info0("zoomorph %s (%s) %s on %d rank%s; %s", ZM_VERSION, ZM_GIT_REVISION, stage->name,
+                 ctx.size, ctx.size == 1 ? "" : "s", d);
         zm_stage_args args = {&ctx, params, config, nrest, rest};
         rc = stage->run(&args, &err);
         if (rc && ctx.rank == 0 && err.msg[0])

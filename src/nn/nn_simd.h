@@ -25,8 +25,9 @@
 #pragma GCC optimize("O3,no-trapping-math,no-signed-zeros,associative-math,fp-contract=fast")
 #endif
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(ZM_NO_CLONES) && \
-    !defined(__SANITIZE_ADDRESS__)
+#include "zoomorph/cpuinfo.h" /* ZM_HAVE_CLONES: one condition, also reported by --version */
+
+#if ZM_HAVE_CLONES
 #define ZM_VEC __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define ZM_VEC

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zoomorph/cpuinfo.h"
 #include "zoomorph/log.h"
 #include "zoomorph/version.h"
 
@@ -880,6 +881,9 @@ int zm_store_stage_begin(zm_store *s, const char *stage, const char *config_text
     zm_store_set_attr(s, path, "finished", "");
     zm_store_set_attr(s, path, "ranks", ranks);
     zm_store_set_attr(s, path, "zoomorph_version", ZM_VERSION " (" ZM_GIT_REVISION ")");
+    char compute[1024];
+    zm_cpu_describe(compute, sizeof compute);
+    zm_store_set_attr(s, path, "compute", compute);
     zm_store_set_attr(s, path, "config", config_text ? config_text : "");
     ZM_CHECK_H5(H5Fflush(s->file, H5F_SCOPE_GLOBAL));
     return 0;

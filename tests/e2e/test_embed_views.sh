@@ -93,18 +93,21 @@ import csv, sys
 r = list(csv.DictReader(open('$1')))
 print(r[0]['id'], r[0]['distance'], r[1]['distance'])"
 }
+# A stored stamp as a query is embedded alone, so its sums run in another order than in the
+# store's batches: its distance is float32 rounding (about 0.1% of the next galaxy's here,
+# whatever the BLAS kernels); "first at distance ~0" is below 1% of the next.
 for q in q17 q17turned; do
   zt_mpi 2 similar "${common[@]}" --set store.path="$work/v8.h5" --set similar.space=embedding \
     --set similar.gallery_dir= --image "$work/$q.png" --set similar.output=$q.csv > $q.log 2>&1
   read -r id d1 d2 < <(first $q.csv)
-  $ZM_PYTHON -c "assert '$id' == '17' and float('$d1') < 1e-3 * float('$d2'), ('$q', '$id', '$d1', '$d2')"
+  $ZM_PYTHON -c "assert '$id' == '17' and float('$d1') < 1e-2 * float('$d2'), ('$q', '$id', '$d1', '$d2')"
   echo "ok: 8 views: $q.png finds galaxy 17 first at distance $d1 (next $d2)"
 done
 zt_mpi 2 pca "${common[@]}" --set store.path="$work/a8.h5" > pca_a8.log 2>&1
 zt_mpi 2 similar "${common[@]}" --set store.path="$work/a8.h5" --set similar.space=embedding \
   --set similar.gallery_dir= --image "$work/q17turned.png" --set similar.output=a8q.csv > a8q.log 2>&1
 read -r id d1 d2 < <(first a8q.csv)
-$ZM_PYTHON -c "assert '$id' == '17' and float('$d1') < 1e-3 * float('$d2'), ('a8', '$id', '$d1', '$d2')"
+$ZM_PYTHON -c "assert '$id' == '17' and float('$d1') < 1e-2 * float('$d2'), ('a8', '$id', '$d1', '$d2')"
 echo "ok: 8 views at 45 degrees: q17turned.png finds galaxy 17 first at distance $d1 (next $d2)"
 # an attribute view_angle that zoomorph did not write: warned once, taken as 0 (the on-grid views)
 $ZM_PYTHON -c "
@@ -116,7 +119,7 @@ zt_mpi 2 similar "${common[@]}" --set store.path="$work/va.h5" --set similar.spa
 grep -q "store $work/va.h5: /representation/embedding attribute view_angle is not one of 0, 45" va.log
 test "$(grep -c "attribute view_angle is not" va.log)" = 1
 read -r id d1 d2 < <(first va.csv)
-$ZM_PYTHON -c "assert '$id' == '17' and float('$d1') < 1e-3 * float('$d2'), ('va', '$id', '$d1', '$d2')"
+$ZM_PYTHON -c "assert '$id' == '17' and float('$d1') < 1e-2 * float('$d2'), ('va', '$id', '$d1', '$d2')"
 # an attribute views that zoomorph did not write (a variable-length string): warned, 1 view
 $ZM_PYTHON -c "
 import shutil, h5py

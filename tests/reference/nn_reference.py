@@ -143,6 +143,55 @@ ZOONET = [(1, 3, 1, 16, 16, 1), (4, 3, 2, 16, 24, 2), (4, 5, 2, 24, 40, 2),
           (4, 3, 2, 40, 80, 2), (4, 5, 1, 80, 96, 2), (4, 5, 2, 96, 160, 2)]
 
 
+U = 2.0 ** -24  # float32's unit roundoff
+
+
+def gamma(n):
+    return n * U / (1 - n * U)
+
+
+def rounding_tolerance(m, fn, trials=4, seed=7):
+    """Per-value tolerance of fn(m) for a float32 implementation, from the computation:
+    every convolution and linear output is moved, in float64, by its float32 rounding
+    bound gamma_{n+2} * M (Higham's bound for a sum of n products in any order, +2 for
+    the float32 rounding of inputs and weights; M is the same layer on absolute values)
+    with a random sign per value, and the network runs on from there. The tolerance is
+    twice the largest move of each value over the trials: the factor covers the rounding
+    of the other operations (batch norm, activations, pooling, Winograd's transforms).
+    m is used as it is (mode, statistics) and left unchanged."""
+    import torch.nn as nn
+    gen = torch.Generator().manual_seed(seed)
+
+    def bound(mod, out, M, n):
+        sign = torch.randint(0, 2, out.shape, generator=gen, dtype=torch.int64).double() * 2 - 1
+        return out + gamma(n + 2) * M * sign
+
+    def conv_hook(mod, inp, out):
+        a = inp[0].abs()
+        M = F.conv2d(a, mod.weight.abs(), None if mod.bias is None else mod.bias.abs(),
+                     mod.stride, mod.padding, mod.dilation, mod.groups)
+        kh, kw = mod.kernel_size
+        return bound(mod, out, M, mod.in_channels // mod.groups * kh * kw + (mod.bias is not None))
+
+    def linear_hook(mod, inp, out):
+        M = F.linear(inp[0].abs(), mod.weight.abs(), None if mod.bias is None else mod.bias.abs())
+        return bound(mod, out, M, mod.in_features + (mod.bias is not None))
+
+    with torch.no_grad():
+        clean = [v.clone() for v in fn(copy.deepcopy(m))]
+        worst = [torch.zeros_like(v) for v in clean]
+        for _ in range(trials):
+            mt = copy.deepcopy(m)
+            for mod in mt.modules():
+                if isinstance(mod, nn.Conv2d):
+                    mod.register_forward_hook(conv_hook)
+                elif isinstance(mod, nn.Linear):
+                    mod.register_forward_hook(linear_hook)
+            for w, c, v in zip(worst, clean, fn(mt)):
+                torch.maximum(w, (v - c).abs(), out=w)
+    return [2 * w for w in worst]
+
+
 def build(arch, in_ch, n_out):
     import torch.nn as nn
     import torchvision
@@ -197,14 +246,18 @@ def net(arch, in_ch, size, batch, n_out, outdir):
     x = torch.randn(batch, in_ch, size, size).double()  # float32 values, as the C side reads
     t = torch.randn(batch, n_out).double()
     m.train()
-    y = m(x)
+    (y_tol,) = rounding_tolerance(m, lambda mm: (mm.train()(x),))
+    y = m(x)  # updates the running statistics that eval mode uses below
     loss = ((y - t) ** 2).mean()
     loss.backward()
     with h5py.File(os.path.join(outdir, arch + "_ref.h5"), "w") as f:
-        put(f, x=x, t=t, y=y, loss=loss.reshape(1))
+        put(f, x=x, t=t, y=y, loss=loss.reshape(1), y_tol=y_tol)
         with torch.no_grad():
             m.eval()
             put(f, y_eval=m(x), repr_eval=representation(m, arch, x))
+        y_eval_tol, repr_eval_tol = rounding_tolerance(
+            m, lambda mm: (mm.eval()(x), representation(mm.eval(), arch, x)))
+        put(f, y_eval_tol=y_eval_tol, repr_eval_tol=repr_eval_tol)
         g = f.create_group("grad")
         for k, p in m.named_parameters():
             put(g, **{k: p.grad})
@@ -231,6 +284,25 @@ def net(arch, in_ch, size, batch, n_out, outdir):
             opt.step()
             losses.append(loss.item())
         put(f, adam_losses=np.array(losses))
+        # how far float32-sized changes move those losses: the same 10 steps in float64
+        # from weights moved by 16 u (random sign per value: float32 storage and the
+        # rounding of a first step); the trajectory is chaotic, so this, not a fixed
+        # fraction, says how far two correct float32 runs can end apart
+        gen = torch.Generator().manual_seed(11)
+        spread = np.zeros(10)
+        for _ in range(3):
+            sd = {k: v * (1 + 16 * U * (torch.randint(0, 2, v.shape, generator=gen).double() * 2 - 1))
+                  if v.is_floating_point() else v for k, v in sd0.items()}
+            m.load_state_dict(sd)
+            m.train()
+            opt = torch.optim.Adam(m.parameters(), lr=1e-3, eps=1e-6)
+            for i in range(10):
+                opt.zero_grad()
+                loss = ((m(x) - t) ** 2).mean()
+                loss.backward()
+                opt.step()
+                spread[i] = max(spread[i], abs(loss.item() - losses[i]))
+        put(f, adam_losses_tol=4 * spread)
         # the same in float32: PyTorch's own drift from the float64 trajectory
         m32.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd0.items()})
         m32.train()

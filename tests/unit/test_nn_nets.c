@@ -2,10 +2,13 @@
  * test_nn_nets.c: the three networks whole against PyTorch/torchvision (float64
  * references from tests/reference/nn_reference.py net, weights written by
  * models/convert_torch.py and read by zm_net_load: the converter round trip).
- * Per network: training-mode output (1e-4), every parameter gradient of
- * loss = mean((y - t)^2) (1e-3), running statistics after the pass, eval-mode output
- * and pooled representation, the same from an inference_only network (shared buffers),
- * and the losses of 10 Adam steps. Small inputs keep it fast.
+ * Per network: training-mode output, every parameter gradient of loss = mean((y - t)^2)
+ * (1e-3), running statistics after the pass, eval-mode output and pooled representation,
+ * the same from an inference_only network (shared buffers), and the losses of 10 Adam
+ * steps. Outputs and representations are held to per-value rounding tolerances that the
+ * reference derives from the network itself (rounding_tolerance in nn_reference.py:
+ * every convolution's and linear layer's float32 error bound, propagated through the
+ * network), so the verdict does not depend on the BLAS kernels; an image 1% too bright is shown to fall outside them. Small inputs keep it fast.
  */
 #include <string.h>
 
@@ -73,17 +76,22 @@ START_TEST(network)
     float *loss = nt_read(f, "loss", NULL), *dy = zm_malloc(sizeof(float) * ny);
     char name[160];
     ck_assert_msg(zm_net_forward(net, x, c->batch, ZM_MODE_TRAIN, &err) == 0, "%s", err.msg);
-    float *y32 = nt_read(f, "y32", NULL);
+    float *y32 = nt_read(f, "y32", NULL), *ytol = nt_read(f, "y_tol", NULL);
     snprintf(name, sizeof name, "%s train output", c->arch);
-    double dout = nt_diff(name, zm_net_output(net), y, ny);
+    double dout = nt_within(name, zm_net_output(net), y, ytol, ny);
     snprintf(name, sizeof name, "%s train output, PyTorch float32", c->arch);
-    double dout32 = nt_diff(name, y32, y, ny);
-    ck_assert_msg(dout < 1e-4 || dout < 2 * dout32, "train output %g (PyTorch float32 %g)", dout,
-                  dout32);
+    nt_within(name, y32, y, ytol, ny);
+    ck_assert_msg(dout <= 1, "train output %g of its tolerance", dout);
     free(y32);
     float l = loss_grad(zm_net_output(net), t, dy, ny);
-    fprintf(stderr, "%s loss %.7g vs PyTorch %.7g\n", c->arch, l, loss[0]);
-    ck_assert(fabs(l - loss[0]) <= 1e-4 * fabs(loss[0]));
+    /* loss = mean (y - t)^2: moved by at most mean(2 |y - t| tol + tol^2), and its own sum */
+    double ltol = 0;
+    for (size_t i = 0; i < ny; i++)
+        ltol += (2 * fabs((double)y[i] - t[i]) + ytol[i]) * ytol[i] / (double)ny;
+    ltol += nt_gamma((double)ny + 2) * fabs(loss[0]);
+    fprintf(stderr, "%s loss %.7g vs PyTorch %.7g (tolerance %.3g)\n", c->arch, l, loss[0], ltol);
+    ck_assert(fabs(l - loss[0]) <= ltol);
+    free(ytol);
     zm_net_zero_grad(net);
     zm_net_backward(net, dy, c->batch);
     /* Gradients. Element-wise: relative to max(|ref|, 1e-3 max|tensor|, 1e-5 max|any
@@ -150,11 +158,13 @@ START_TEST(network)
     ck_assert_msg(failed == 0, "%s: %d gradient tensors beyond tolerance", c->arch, failed);
 
     float *ye = nt_read(f, "y_eval", NULL), *re = nt_read(f, "repr_eval", NULL);
+    float *yet = nt_read(f, "y_eval_tol", NULL), *ret = nt_read(f, "repr_eval_tol", NULL);
+    size_t nr = (size_t)c->batch * zm_net_repr_dim(net);
     ck_assert_msg(zm_net_forward(net, x, c->batch, ZM_MODE_EVAL, &err) == 0, "%s", err.msg);
     snprintf(name, sizeof name, "%s eval output", c->arch);
-    ck_assert(nt_diff(name, zm_net_output(net), ye, ny) < 1e-4);
+    ck_assert(nt_within(name, zm_net_output(net), ye, yet, ny) <= 1);
     snprintf(name, sizeof name, "%s eval representation", c->arch);
-    ck_assert(nt_diff(name, zm_net_repr(net), re, (size_t)c->batch * zm_net_repr_dim(net)) < 1e-4);
+    ck_assert(nt_within(name, zm_net_repr(net), re, ret, nr) <= 1);
 
     /* inference-only network (shared activation buffers) gives the same */
     zm_net_config ci = cfg;
@@ -167,10 +177,20 @@ START_TEST(network)
     fprintf(stderr, "%s: activations %.1f MB training, %.1f MB inference-only\n", c->arch,
             net->n_act * 4e-6, inet->n_act * 4e-6);
     snprintf(name, sizeof name, "%s inference_only output", c->arch);
-    ck_assert(nt_diff(name, zm_net_output(inet), ye, ny) < 1e-4);
+    ck_assert(nt_within(name, zm_net_output(inet), ye, yet, ny) <= 1);
     snprintf(name, sizeof name, "%s inference_only representation", c->arch);
-    ck_assert(nt_diff(name, zm_net_repr(inet), re, (size_t)c->batch * zm_net_repr_dim(net)) < 1e-4);
+    ck_assert(nt_within(name, zm_net_repr(inet), re, ret, nr) <= 1);
     zm_net_free(inet);
+    /* the tolerances catch a real mistake: the first image 1% too bright (training mode:
+     * these random networks in eval mode hardly depend on their input; the weights and
+     * statistics are loaded again below) */
+    float *x1 = zm_malloc(sizeof(float) * nx), *yt = nt_read(f, "y_tol", NULL);
+    for (size_t k = 0; k < nx; k++) x1[k] = k < nx / (size_t)c->batch ? x[k] * 1.01f : x[k];
+    ck_assert(zm_net_forward(net, x1, c->batch, ZM_MODE_TRAIN, &err) == 0);
+    snprintf(name, sizeof name, "%s train output, first image 1%% too bright", c->arch);
+    ck_assert(nt_within(name, zm_net_output(net), y, yt, ny) > 1);
+    free(x1), free(yt);
+    free(yet), free(ret);
 
     /* 10 Adam steps from the same weights */
     float *al = nt_read(f, "adam_losses", NULL), mine[10];
@@ -188,14 +208,15 @@ START_TEST(network)
         zm_adam_step(&opt, net->params, net->grads, 1e-3f);
         fprintf(stderr, "%s Adam step %d loss %.7g PyTorch %.7g\n", c->arch, s, mine[s], al[s]);
     }
-    float *al32 = nt_read(f, "adam_losses32", NULL);
+    float *al32 = nt_read(f, "adam_losses32", NULL), *altol = nt_read(f, "adam_losses_tol", NULL);
     snprintf(name, sizeof name, "%s 10 Adam-step losses", c->arch);
-    double da = zt_max_rel_diff(name, mine, al, 10, 1e-6);
+    double da = nt_within(name, mine, al, altol, 10);
     snprintf(name, sizeof name, "%s 10 Adam-step losses, PyTorch float32", c->arch);
-    double da32 = zt_max_rel_diff(name, al32, al, 10, 1e-6);
-    /* Ten Adam steps on one tiny batch are chaotic for the deep nets: PyTorch's own
-     * float32 run drifts from its float64 run by the same order (printed). */
-    ck_assert_msg(da < 1e-3 || da < 3 * da32, "Adam losses %g (PyTorch float32 %g)", da, da32);
+    nt_within(name, al32, al, altol, 10);
+    /* Ten Adam steps on one tiny batch are chaotic for the deep nets: the tolerance is
+     * four times the spread of float64 runs from weights moved by 16 u (nn_reference.py) */
+    ck_assert_msg(da <= 1, "Adam losses %g of their tolerance", da);
+    free(altol);
     free(al32);
     zm_adam_free(&opt);
     free(al), free(ye), free(re), free(x), free(t), free(y), free(loss), free(dy);
