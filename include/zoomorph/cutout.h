@@ -77,8 +77,10 @@ double zm_image_width_arcsec(zm_image *img, double ra, double dec);
 void zm_stamp_quantize(const float *v, size_t n, int to_f16, void *out);
 
 /* A stamp from an 8-bit picture (PNG/JPEG: already stretched, rgb planar in [0, 1],
- * h x w): resampled to the stamp size over its whole extent. */
-void zm_cutout_from_picture(const zm_cutout_cfg *cfg, const float *rgb, int w, int h,
-                            float *work, float *stamp);
+ * h x w): the central frac of its width and height resampled to the stamp size (frac 1:
+ * the whole picture; above 1 the field runs off it: zero there and ZM_CUT_EDGE in *flags,
+ * which also gets ZM_CUT_PRESTRETCHED). */
+void zm_cutout_from_picture(const zm_cutout_cfg *cfg, const float *rgb, int w, int h, double frac,
+                            float *work, float *stamp, unsigned *flags);
 
 #endif

@@ -29,6 +29,15 @@ static const zm_param_def defs[] = {
     {"survey.cutout_table", ZM_PT_STR, NULL, NOR, NULL, "",
      "cutouts mode: CSV or FITS table with columns ra, dec, file (relative to the "
      "table's directory), optional id, petro_th50, petro_th90"},
+    {"survey.input_field", ZM_PT_CHOICE, "auto", NOR, "auto|gz|pixscale", "",
+     "cutouts mode: the sky field of each cutout file, so that its stamp is cut at [cutout] field_rule as bricks "
+     "are. gz: the file spans input_gz_pixels pixels of the Galaxy Zoo rule's scale (Galaxy Zoo's own pictures and "
+     "cutouts); pixscale: a picture has input_pixscale arcsec per pixel; auto: a FITS file's WCS gives its scale, "
+     "and a PNG/JPEG picture's field is unknown (its galaxies are rejected with the reason)"},
+    {"survey.input_gz_pixels", ZM_PT_REAL, "424", 1, 1e5, NULL, "pixels",
+     "input_field = gz: the pixels of each file at the Galaxy Zoo rule's scale (424: Galaxy Zoo DECaLS)"},
+    {"survey.input_pixscale", ZM_PT_REAL, "0.262", 1e-3, 1e3, NULL, "arcsec/pixel",
+     "input_field = pixscale: the pictures' pixel scale (0.262: the Legacy Surveys' native scale)"},
 
     {"select.types", ZM_PT_LIST, "", NOR, NULL, "",
      "Tractor types kept (e.g. EXP,DEV,REX,SER,COMP); empty: all but PSF and DUP"},
@@ -51,9 +60,9 @@ static const zm_param_def defs[] = {
     {"cutout.dtype", ZM_PT_CHOICE, "uint8", NOR, "uint8|float16", "",
      "stamp storage type in /cutouts/images"},
     {"cutout.field_rule", ZM_PT_CHOICE, "auto", NOR, "auto|gz|fixed|native", "",
-     "field size: gz (Galaxy Zoo's pixscale rule on th50/th90), fixed (fixed_arcsec), "
-     "native (a cutout file's whole extent), auto (gz for bricks and for tables with "
-     "petro_th50, native otherwise)"},
+     "field size: gz (Galaxy Zoo's pixscale rule on th50/th90, the Tractor radius when they are not given; for "
+     "cutout files see [survey] input_field), fixed (fixed_arcsec), native (a cutout file's whole extent, "
+     "whatever its scale), auto (gz)"},
     {"cutout.gz_pixels", ZM_PT_REAL, "212", 1, 1e5, NULL, "pixels",
      "gz rule: the field is gz_pixels times the rule's pixscale (212: half Galaxy Zoo's 424, as the shipped model "
      "was trained: a 72-pixel stamp of the whole Galaxy Zoo field puts the median galaxy's half-light radius at 4 "

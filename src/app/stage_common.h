@@ -143,7 +143,11 @@ typedef struct {
     zm_dtype dtype;
     int rule_auto, bricks_mode, allow_missing;
     int wanted[ZM_MAX_BANDS];
+    int input_field;        /* cutout files: ZM_INPUT_AUTO, _GZ or _PIXSCALE ([survey] input_field) */
+    double input_gz_pixels; /* ZM_INPUT_GZ: pixels of a file at the gz rule's scale */
+    double input_pixscale;  /* ZM_INPUT_PIXSCALE: arcsec per picture pixel */
 } zm_stamp_rules;
+enum { ZM_INPUT_AUTO = 0, ZM_INPUT_GZ = 1, ZM_INPUT_PIXSCALE = 2 };
 
 int zm_stamp_rules_from_params(const zm_params *p, zm_stamp_rules *r, zm_err *err);
 /* The field rule of r and the stamp size as one line, e.g. "gz: 212 x max(min(0.04 th50,

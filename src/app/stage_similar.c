@@ -169,6 +169,9 @@ static int image_queries(const zm_stage_args *a, zm_store *s, const zm_space *sp
                 "cut like the stored stamps", r.cfg.channels, r.cfg.size, zm_store_path(s), C, S);
     r.cfg.size = S, r.cfg.channels = C;
     r.bricks_mode = 0; /* a query is one file */
+    /* a query image is taken as a stamp: its whole extent is the model's field, unless
+     * [survey] input_field says what field it spans or the rule is fixed */
+    if (r.input_field == ZM_INPUT_AUTO && r.rule.kind != ZM_FIELD_FIXED) r.rule.kind = ZM_FIELD_NATIVE;
     char weights[4096] = "";
     const char *w = zm_param_str(p, "embed.weights");
     zm_store_get_attr(s, "/representation/embedding", "model", weights, sizeof weights);

@@ -105,21 +105,66 @@ int zm_input_load(const char *name, const char *path, int bricks_mode, const int
     return 0;
 }
 
+/* The sky field of a cutout file, in arcsec (0 where unknown): a Galaxy Zoo file spans
+ * input_gz_pixels pixels of the gz rule's scale when the galaxy's size is known; otherwise
+ * a FITS file's WCS gives it, a picture's input_pixscale ([survey] input_field pixscale). */
+static double input_width_arcsec(const zm_stamp_rules *r, zm_loaded_input *L, zm_image *ref, double ra, double dec,
+                                 float r50, float th50, float th90)
+{
+    if (r->input_field == ZM_INPUT_GZ) {
+        zm_field_rule gz = r->rule;
+        gz.kind = ZM_FIELD_GZ;
+        gz.gz_pixels = r->input_gz_pixels;
+        if (isfinite(th50) || r50 > 0) return zm_field_arcsec(&gz, th50, th90, r50, 0);
+    }
+    if (L->is_picture) return r->input_field == ZM_INPUT_PIXSCALE ? r->input_pixscale * L->pw : 0;
+    return ref ? zm_image_width_arcsec(ref, ra, dec) : 0;
+}
+
 int zm_stamp_make(const zm_stamp_rules *r, zm_loaded_input *L, double ra, double dec, float r50, float th50,
                   float th90, float *work, float *stamp, unsigned *flags, float *pixscale, zm_err *err)
 {
     *flags = 0;
     *pixscale = 0;
+    zm_field_rule use = r->rule;
+    zm_image *ref = L->is_picture ? NULL
+                    : L->bands.img[0] ? L->bands.img[0] : L->bands.img[1] ? L->bands.img[1] : L->bands.img[2];
+    double field, frac = 0; /* frac: the field as a fraction of the input's width (files) */
+    if (r->bricks_mode) {
+        field = zm_field_arcsec(&use, th50, th90, r50, 0);
+    } else if (use.kind == ZM_FIELD_NATIVE) {
+        frac = 1;
+        field = L->is_picture ? 0 : zm_image_width_arcsec(ref, ra, dec);
+    } else {
+        double width = input_width_arcsec(r, L, ref, ra, dec, r50, th50, th90);
+        if (use.kind == ZM_FIELD_GZ && r->input_field == ZM_INPUT_GZ) {
+            /* both at the gz rule's scale: the field is a fixed part of the file */
+            frac = use.gz_pixels / r->input_gz_pixels;
+            field = width > 0 ? frac * width : 0;
+        } else if (L->is_picture && !(width > 0) && r->input_field != ZM_INPUT_GZ) {
+            return zm_err_set(err, ZM_EREJECT,
+                              "a PNG/JPEG picture has no known field on the sky: set [survey] input_field = gz "
+                              "(Galaxy Zoo pictures) or pixscale, or [cutout] field_rule = native (the whole picture)");
+        } else if (use.kind == ZM_FIELD_GZ && !isfinite(th50) && !(r50 > 0)) {
+            return zm_err_set(err, ZM_EREJECT,
+                              "the gz field rule needs the galaxy's size: add petro_th50 to the cutout table, or set "
+                              "[survey] input_field = gz (Galaxy Zoo files) or [cutout] field_rule = fixed or native");
+        } else if (!(width > 0)) {
+            return zm_err_set(err, ZM_EREJECT, "the file has no usable WCS at the galaxy to give its scale");
+        } else {
+            field = zm_field_arcsec(&use, th50, th90, r50, 0);
+            frac = field / width;
+        }
+    }
     if (L->is_picture) {
-        zm_cutout_from_picture(&r->cfg, L->pic, L->pw, L->ph, work, stamp);
-        *flags = ZM_CUT_PRESTRETCHED;
+        if (!(frac > 0 && frac < 1e3)) return zm_err_set(err, ZM_EREJECT, "field fraction %g of the picture", frac);
+        zm_cutout_from_picture(&r->cfg, L->pic, L->pw, L->ph, frac, work, stamp, flags);
+        *pixscale = (float)(field / r->cfg.size);
+        if ((*flags & ZM_CUT_EDGE) && r->cfg.edge_reject)
+            return zm_err_set(err, ZM_EREJECT, "the field (%.3g of the picture's width) runs off the picture", frac);
         return 0;
     }
-    zm_field_rule use = r->rule;
-    if (r->rule_auto) use.kind = r->bricks_mode || isfinite(th50) ? ZM_FIELD_GZ : ZM_FIELD_NATIVE;
-    zm_image *ref = L->bands.img[0] ? L->bands.img[0] : L->bands.img[1] ? L->bands.img[1] : L->bands.img[2];
-    double native = use.kind == ZM_FIELD_NATIVE && ref ? zm_image_width_arcsec(ref, ra, dec) : 0;
-    double field = zm_field_arcsec(&use, th50, th90, r50, native);
+    if (!(field > 0)) return zm_err_set(err, ZM_EREJECT, "the file has no usable WCS at the galaxy to give its scale");
     *pixscale = (float)(field / r->cfg.size);
     return zm_cutout_make(&r->cfg, &L->bands, ra, dec, field, work, stamp, flags, err);
 }
@@ -129,6 +174,10 @@ int zm_stamp_rules_from_params(const zm_params *p, zm_stamp_rules *r, zm_err *er
     zm_cutout_cfg_from_params(p, &r->cfg, &r->rule, &r->dtype, &r->rule_auto);
     r->bricks_mode = !strcmp(zm_param_str(p, "survey.mode"), "bricks");
     r->allow_missing = zm_param_bool(p, "survey.allow_missing_bands");
+    const char *inf = zm_param_str(p, "survey.input_field");
+    r->input_field = !strcmp(inf, "gz") ? ZM_INPUT_GZ : !strcmp(inf, "pixscale") ? ZM_INPUT_PIXSCALE : ZM_INPUT_AUTO;
+    r->input_gz_pixels = zm_param_real(p, "survey.input_gz_pixels");
+    r->input_pixscale = zm_param_real(p, "survey.input_pixscale");
     return zm_survey_bands(p, r->wanted, err) < 0 ? ZM_ECONFIG : 0;
 }
 
@@ -140,10 +189,9 @@ void zm_stamp_field_text(const zm_stamp_rules *r, char *buf, size_t n)
         snprintf(buf, n, "fixed: %g arcsec on %d-pixel stamps", f->fixed_arcsec, r->cfg.size);
     else if (!r->rule_auto && f->kind == ZM_FIELD_NATIVE)
         snprintf(buf, n, "native: the whole input on %d-pixel stamps", r->cfg.size);
-    else /* auto is gz on bricks; elsewhere it depends on each table row, and says so */
-        snprintf(buf, n, "%s: %g x max(min(%g th50, %g th90), %g) arcsec on %d-pixel stamps",
-                 r->rule_auto && !r->bricks_mode ? "auto" : "gz", f->gz_pixels, f->th50_factor, f->th90_factor,
-                 f->min_pixscale, r->cfg.size);
+    else /* auto is gz, on bricks and cutout files alike */
+        snprintf(buf, n, "gz: %g x max(min(%g th50, %g th90), %g) arcsec on %d-pixel stamps", f->gz_pixels,
+                 f->th50_factor, f->th90_factor, f->min_pixscale, r->cfg.size);
 }
 
 int zm_stamp_field_check(const zm_params *p, const char *weights, const char *model_field, const char *stamps_field,

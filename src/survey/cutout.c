@@ -100,22 +100,24 @@ int zm_cutout_make(const zm_cutout_cfg *cfg, const zm_band_set *bs, double ra, d
     return 0;
 }
 
-void zm_cutout_from_picture(const zm_cutout_cfg *cfg, const float *rgb, int w, int h,
-                            float *work, float *stamp)
+void zm_cutout_from_picture(const zm_cutout_cfg *cfg, const float *rgb, int w, int h, double frac,
+                            float *work, float *stamp, unsigned *flags)
 {
     const int S = cfg->size;
     const size_t np = (size_t)S * S;
-    /* picture rows are already top = north; map the stamp over the whole picture */
+    /* picture rows are already top = north; the stamp spans the central frac of the
+     * picture's width and height (beyond its edges: zero, flagged) */
     zm_affine m = {0};
-    m.axc = (double)w / S;
-    m.ayr = (double)h / S;
-    m.ox = 0.5 * m.axc - 0.5;
-    m.oy = 0.5 * m.ayr - 0.5;
+    m.axc = frac * w / S;
+    m.ayr = frac * h / S;
+    m.ox = 0.5 * (w - 1) - m.axc * 0.5 * (S - 1);
+    m.oy = 0.5 * (h - 1) - m.ayr * 0.5 * (S - 1);
     for (int k = 0; k < 3; k++)
-        zm_resample(rgb + (size_t)k * w * h, w, h, &m, S, S, work + k * np, NULL);
+        zm_resample_binned(rgb + (size_t)k * w * h, w, h, &m, S, S, work + k * np, NULL);
     for (size_t i = 0; i < 3 * np; i++) work[i] = work[i] < 0 ? 0 : work[i] > 1 ? 1 : work[i];
     if (cfg->channels == 3) memcpy(stamp, work, 3 * np * sizeof *stamp);
     else zm_rgb_to_grey(work, np, stamp);
+    *flags = ZM_CUT_PRESTRETCHED | (frac > 1.0 + 1e-9 ? ZM_CUT_EDGE : 0u);
 }
 
 double zm_image_width_arcsec(zm_image *img, double ra, double dec)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "zoomorph/cpuinfo.h"
 #include "zoomorph/log.h"
 #include "zoomorph/error.h"
 #include "zoomorph/nn.h"
@@ -68,6 +69,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_nn ARCH IN_CH SIZE BATCH infer|train ITERS\n");
         return 2;
     }
+    zm_cpu_autotune(argv); /* as zoomorph does: a fallback BLAS core is replaced */
     ZM_CHECK_MPI(MPI_Init(&argc, &argv));
     int rank, size;
     ZM_CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
@@ -148,6 +150,9 @@ int main(int argc, char **argv)
            GB / (tot / iters), iters, zm_net_flops(net) / 1e9,
            size > 1 ? "; data-parallel over the ranks" : "");
     if (size > 1) printf("  %d ranks of %d images, gradients allreduced\n", size, B);
+    char blas[1024];
+    zm_cpu_describe(blas, sizeof blas);
+    printf("  blas: %s\n", blas);
     printf("  best batch CPU time %.3f s (all threads%s; %.2f images per CPU second)\n", cbest,
            size > 1 ? " of all ranks" : "", GB / cbest);
     double sec[T_N] = {0}, fl[T_N] = {0};

@@ -5,8 +5,9 @@
 # Uses BUILD_DIR/tests/bench_nn (default build/; cmake builds it from tests/bench/bench_nn.c)
 # and for each case runs zoomorph and PyTorch (/usr/bin/python3) with the same threads,
 # printing images/s for both and the ratio (of the best batches: robust when other
-# processes share the cores). OPENBLAS_CORETYPE is left as the environment sets it and
-# printed. The second ratio, of images per CPU second (all threads), is the robust one
+# processes share the cores). OPENBLAS_CORETYPE is left as the environment sets it; where
+# it is unset, bench_nn replaces a fallback core as zoomorph does; the BLAS core each side
+# ran on is printed (zoomorph's line "blas: ...", PyTorch's from numpy's OpenBLAS). The second ratio, of images per CPU second (all threads), is the robust one
 # for 1-thread cases on a shared machine (time-slicing does not count). ITERS (default 4)
 # timed batches per case after one warm-up; CASES overrides the
 # list (ARCH:IN_CH:SIZE:BATCH:infer|train:THREADS[:RANKS] ...). RANKS > 1 (train only):
@@ -26,6 +27,7 @@ if [ ! -x "$BIN" ]; then    # older trees: build it here against libzoomorph.a
         "$BUILD/libzoomorph.a" $(pkg-config --libs $PKGS) -ljpeg -lopenblas -lm
 fi
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>}  $(nproc) cores  $(date -u +%FT%TZ)"
+echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 run() { # arch in_ch size batch mode threads ranks
     local z p
     if [ "$7" -gt 1 ]; then

@@ -6,6 +6,7 @@ infer: eval(), no_grad. train: train(), forward + MSE backward + Adam step.
 Prints images/s (wall) and the best batch's CPU time (all threads of the process, the
 same measure as bench_nn's). Uses Debian's python3-torch (1.13, oneDNN) and torchvision.
 """
+import os
 import sys
 import time
 
@@ -43,6 +44,9 @@ def main(arch, in_ch, size, batch, mode, iters, threads):
                             threads, batch / min(times), batch / mean, len(times)))
     print("  best batch CPU time %.3f s (all threads; %.2f images per CPU second)"
           % (min(cpus), batch / min(cpus)))
+    blas = [ln.strip() for ln in torch.__config__.show().splitlines() if "BLAS" in ln]
+    print("  blas: torch %s; %s; OPENBLAS_CORETYPE=%s"
+          % (torch.__version__, "; ".join(blas[:2]) or "?", os.environ.get("OPENBLAS_CORETYPE", "<unset>")))
 
 
 if __name__ == "__main__":
