@@ -7,13 +7,17 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "zoomorph/crossmatch.h"
+#include "zoomorph/log.h"
 #include "zoomorph/signals.h"
+#include "zoomorph/version.h"
 
 int zm_inputs_read(zm_store *s, zm_inputs *in, zm_err *err)
 {
@@ -69,6 +73,42 @@ int zm_stage_open_store(const zm_stage_args *a, int writable, const char *need_s
         return err->code;
     }
     return 0;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return path && path[0] && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *zm_encoder_weights(const zm_params *p, const char *first_key, char *buf, size_t n)
+{
+    const char *keys[2] = {first_key, "embed.weights"};
+    for (int k = 0; k < 2; k++) {
+        const char *w = keys[k] ? zm_param_str(p, keys[k]) : NULL;
+        if (w && w[0]) return snprintf(buf, n, "%s", w), buf;
+    }
+    const char *out = zm_param_str(p, "model.output");
+    snprintf(buf, n, "%s", out ? out : "");
+    if (zm_param_is_set(p, "model.output") || file_exists(out)) return buf;
+    /* the shipped model: <prefix>/share/zoomorph/models beside <prefix>/bin/zoomorph, then
+     * the source tree this binary was built from */
+    char exe[PATH_MAX] = "", cand[2][PATH_MAX + 64];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[len > 0 ? len : 0] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    snprintf(cand[0], sizeof cand[0], "%s/../share/zoomorph/models/%s", exe, ZM_SHIPPED_MODEL);
+    snprintf(cand[1], sizeof cand[1], "%s/models/%s", ZM_SOURCE_DIR_AT_BUILD, ZM_SHIPPED_MODEL);
+    for (int c = 0; c < 2; c++)
+        if (file_exists(cand[c])) {
+            char real[PATH_MAX];
+            snprintf(buf, n, "%s", realpath(cand[c], real) ? real : cand[c]);
+            zm_log0(ZM_LOG_DEBUG, "no weights named ([embed] weights empty, no %s): the shipped model %s",
+                     out, buf);
+            return buf;
+        }
+    return buf;
 }
 
 void zm_cutout_cfg_from_params(const zm_params *p, zm_cutout_cfg *cfg, zm_field_rule *rule,

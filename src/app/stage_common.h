@@ -105,6 +105,12 @@ int zm_stage_open_store(const zm_stage_args *a, int writable, const char *need_s
                         zm_store **s, zm_err *err);
 
 /* [cutout] parameters. */
+/* The encoder's weight file: the first non-empty of first_key (may be NULL), [embed]
+ * weights and [model] output where the user set it or the file exists; otherwise the
+ * shipped model (models/zoonet-gz-sim.h5 beside the executable's install prefix, then in
+ * the source tree it was built from). Into buf (n bytes); returns buf. */
+const char *zm_encoder_weights(const zm_params *p, const char *first_key, char *buf, size_t n);
+
 void zm_cutout_cfg_from_params(const zm_params *p, zm_cutout_cfg *cfg, zm_field_rule *rule,
                                zm_dtype *dtype, int *rule_auto);
 

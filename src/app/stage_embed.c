@@ -9,6 +9,7 @@
  * survey, exactly as `zoomorph cutout` would make them (stage_stamp.c), without storing
  * them: one pass over the survey; rejected galaxies are listed in /rejects.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +30,8 @@ static int run_embed(const zm_stage_args *a, zm_err *err)
     const zm_params *p = a->params;
     zm_store *s = NULL;
     if (zm_stage_open_store(a, 1, "plan", &s, err)) return ZM_EXIT_INPUT;
-    const char *w = zm_param_str(p, "embed.weights");
-    if (!w || !w[0]) w = zm_param_str(p, "model.output");
+    char wbuf[PATH_MAX];
+    const char *w = zm_encoder_weights(p, NULL, wbuf, sizeof wbuf);
     zm_embedder E;
     memset(&E, 0, sizeof E);
     zm_inputs in;

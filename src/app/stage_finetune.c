@@ -17,6 +17,7 @@
  * encoder (frozen, top) and from random initialisation (scratch), and reports accuracy
  * and ROC AUC on the labels of the test split (balanced) as a table and a plot.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,7 +304,7 @@ static void usable_rows(zm_store *s, const labelset *L, const zm_stamp_cache *c,
 typedef struct {
     int method;         /* M_* */
     zm_task task;
-    const char *encoder;
+    char encoder[PATH_MAX];
     zm_nn_file_info info;
     int head_hidden, top, micro, epochs, patience, verbose;
     long long batch;
@@ -473,18 +474,10 @@ static int load_finetune_tree(const zm_params *p, zm_gz_schema *tree, zm_err *er
     return rc;
 }
 
-static const char *encoder_path(const zm_params *p)
-{
-    const char *w = zm_param_str(p, "finetune.encoder");
-    if (!w || !w[0]) w = zm_param_str(p, "embed.weights");
-    if (!w || !w[0]) w = zm_param_str(p, "model.output");
-    return w;
-}
-
 static void base_cfg(const zm_params *p, run_cfg *r)
 {
     memset(r, 0, sizeof *r);
-    r->encoder = encoder_path(p);
+    zm_encoder_weights(p, "finetune.encoder", r->encoder, sizeof r->encoder);
     r->head_hidden = strcmp(zm_param_str(p, "finetune.head"), "mlp") ? 0 : (int)zm_param_int(p, "finetune.head_hidden");
     r->top = (int)zm_param_int(p, "finetune.top_blocks");
     r->micro = (int)zm_param_int(p, "train.micro_batch");
@@ -936,13 +929,15 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
                               "scratch)", mt[i]);
     }
     zm_nn_file_info info;
-    if (zm_net_file_info(encoder_path(p), &info, err)) {
+    char enc[PATH_MAX];
+    zm_encoder_weights(p, "finetune.encoder", enc, sizeof enc);
+    if (zm_net_file_info(enc, &info, err)) {
         zm_err_prefix(err, "config key [finetune] encoder");
         return ZM_ECONFIG;
     }
     char field[ZM_STAMP_FIELD_LEN];
     zm_store_stamp_field(s, p, field, sizeof field);
-    if (zm_stamp_field_check(p, encoder_path(p), info.stamp_field, field, zm_store_path(s), err)) return ZM_ECONFIG;
+    if (zm_stamp_field_check(p, enc, info.stamp_field, field, zm_store_path(s), err)) return ZM_ECONFIG;
     /* kind = tree: the curve is the test vote fractions' error; otherwise a binary label's
      * accuracy and ROC AUC */
     const int is_tree = task_kind(p) == ZM_TASK_TREE;

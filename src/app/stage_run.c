@@ -25,6 +25,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
+#include <limits.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,9 +208,9 @@ static int preflight(const zm_params *p, const step_state *st, zm_err *err)
         if (w && w[0] && !is_file(w)) return zm_err_set(err, ZM_ECONFIG, "config key [model] weights: %s does not exist", w);
     }
     if (will_run(st, "embed") && !will_run(st, "pretrain")) {
-        const char *w = zm_param_str(p, "embed.weights");
-        const char *key = "[embed] weights";
-        if (!w || !w[0]) w = zm_param_str(p, "model.output"), key = "[model] output (as [embed] weights is empty)";
+        char wbuf[PATH_MAX];
+        const char *w = zm_encoder_weights(p, NULL, wbuf, sizeof wbuf);
+        const char *key = zm_param_str(p, "embed.weights")[0] ? "[embed] weights" : "[model] output (as [embed] weights is empty)";
         if (!is_file(w))
             return zm_err_set(err, ZM_ECONFIG, "config key %s: weight file %s does not exist; name a model in [embed] "
                               "weights, or set [run] pretrain = true", key, w);
@@ -251,13 +252,12 @@ static void summary_text(const step_state *st, char *buf, size_t n)
 /* What a stage wrote: its own summary in the store, and its output parameter. */
 static void describe_output(zm_store *s, const zm_params *p, int i, step_state *st)
 {
-    char sum[400] = "", path[128];
+    char sum[400] = "", path[128], wbuf[PATH_MAX];
     snprintf(path, sizeof path, "/meta/stages/%s", steps[i].stage);
     if (s) zm_store_get_attr(s, path, "summary", sum, sizeof sum);
     const char *o = steps[i].output_key ? zm_param_str(p, steps[i].output_key) : NULL;
     if (!strcmp(steps[i].stage, "embed") && !will_run(st, "pretrain")) {
-        o = zm_param_str(p, "embed.weights");
-        if (!o || !o[0]) o = zm_param_str(p, "model.output");
+        o = zm_encoder_weights(p, NULL, wbuf, sizeof wbuf);
     }
     if (sum[0] && o && o[0] && !strstr(sum, o)) snprintf(st[i].output, sizeof st[i].output, "%s (%s)", sum, o);
     else if (sum[0]) snprintf(st[i].output, sizeof st[i].output, "%s", sum);

@@ -2,7 +2,8 @@
 # Real galaxies end to end: the 239 real Galaxy Zoo DECaLS pictures of
 # shared/data/real/gz-rings-dev (424-pixel PNGs at Galaxy Zoo's field, ring labels) as a
 # cutout table (positions from the IAU names) with [survey] input_field = gz: plan, cutout
-# (each stamp the shipped model's field, the central half), embed with the shipped model,
+# (each stamp the shipped model's field, the central half), embed with the shipped model
+# (named by no key: a minimal config gets it),
 # finetune frozen on the ring labels of a fixed split (by galaxy: every third galaxy in
 # name order is test), and the scores checked against scikit-learn on the same stored
 # representation. Skipped without ../shared.
@@ -34,13 +35,14 @@ with open(f"{w}/table.csv", "w") as t, open(f"{w}/rings.csv", "w") as l:
 print(len(rows), "real galaxies")
 PY
 common=(--set store.path="$work/real.h5" --set survey.mode=cutouts --set survey.cutout_table="$work/table.csv"
-        --set survey.input_field=gz --set cutout.size=72 --set embed.weights="$ZM_SOURCE_DIR/models/zoonet-gz-sim.h5")
+        --set survey.input_field=gz --set cutout.size=72)  # no weights named: the shipped model
 zt_mpi 2 plan "${common[@]}" > plan.log 2>&1
 zt_mpi 2 cutout "${common[@]}" > cutout.log 2>&1
 zt_mpi 2 embed "${common[@]}" > embed.log 2>&1
 zt_mpi 2 finetune "${common[@]}" --set finetune.labels="$work/rings.csv" --set finetune.label_column=ring \
   --set finetune.task=rings > finetune.log 2>&1
 grep -q "finetune: rings (binary, 2 classes, frozen) on" finetune.log
+grep -q "galaxies embedded .* with .*/models/zoonet-gz-sim.h5 (zoonet" embed.log
 $ZM_PYTHON - "$work/real.h5" <<'PY'
 import sys, h5py, numpy as np
 from sklearn.linear_model import LogisticRegression
