@@ -39,7 +39,21 @@ typedef struct {
     double r50_min, r50_max;   /* arcsec; r50_max <= 0: no upper limit */
 } zm_selection;
 
-/* 1 if the source passes the selection. */
-int zm_selection_keep(const zm_selection *sel, const zm_source *s);
+/* Why a source fails the selection: 0 it passes; otherwise the first cut that removes it. */
+enum {
+    ZM_SEL_KEPT = 0,
+    ZM_SEL_POSITION,  /* ra or dec not finite */
+    ZM_SEL_PRIMARY,   /* not brick_primary */
+    ZM_SEL_TYPE,      /* Tractor type not accepted (PSF, DUP by default) */
+    ZM_SEL_NOFLUX,    /* no positive flux in the magnitude band */
+    ZM_SEL_BRIGHT,    /* brighter than mag_min */
+    ZM_SEL_FAINT,     /* fainter than mag_max */
+    ZM_SEL_SMALL,     /* r50 below r50_min */
+    ZM_SEL_LARGE,     /* r50 above r50_max */
+    ZM_SEL_NREASONS
+};
+int zm_selection_why(const zm_selection *sel, const zm_source *s);
+/* "fainter than r = 17.77 ([select] mag_max)" for a ZM_SEL_* reason, into buf. */
+void zm_selection_reason_text(const zm_selection *sel, int why, const char *mag_band, char *buf, int n);
 
 #endif

@@ -31,6 +31,7 @@ typedef struct {
     long n;
     zm_source *src;   /* selected sources (bricks) */
     float *th50, *th90;
+    long long removed[ZM_SEL_NREASONS]; /* catalogue rows each cut removed ([0]: rows read) */
 } found;
 
 /* ---- inputs --------------------------------------------------------------- */
@@ -228,9 +229,12 @@ static int plan_brick(const zm_stage_args *a, const char *root, const char *bric
                              &schema, err);
     if (rc) return rc;
     long k = 0;
+    fd->removed[ZM_SEL_KEPT] = n;
     for (long i = 0; i < n; i++) {
         if (max_per_brick && k >= max_per_brick) break;
-        if (zm_selection_keep(sel, &src[i])) src[k++] = src[i];
+        int why = zm_selection_why(sel, &src[i]);
+        if (why == ZM_SEL_KEPT) src[k++] = src[i];
+        else fd->removed[why]++;
     }
     fd->n = k;
     fd->src = src;
@@ -238,6 +242,28 @@ static int plan_brick(const zm_stage_args *a, const char *root, const char *bric
     fd->th90 = zm_malloc((size_t)(k ? k : 1) * sizeof(float));
     for (long i = 0; i < k; i++) fd->th50[i] = fd->th90[i] = NAN;
     return 0;
+}
+
+/* One line: how many catalogue rows each selection cut removed, summed over ranks (a
+ * cut is easy to forget: mag_max = 17.77 is the Galaxy Zoo DECaLS limit). Collective. */
+static void log_selection(const zm_ctx *ctx, const zm_selection *sel, const char *mag_band, const found *fd, int n)
+{
+    long long tot[ZM_SEL_NREASONS] = {0};
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < ZM_SEL_NREASONS; r++) tot[r] += fd[i].removed[r];
+    ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, tot, ZM_SEL_NREASONS, MPI_LONG_LONG, MPI_SUM, ctx->comm));
+    long long gone = 0;
+    char line[1024] = "", part[160];
+    for (int r = 1; r < ZM_SEL_NREASONS; r++) {
+        if (!tot[r]) continue;
+        gone += tot[r];
+        char why[128];
+        zm_selection_reason_text(sel, r, mag_band, why, sizeof why);
+        snprintf(part, sizeof part, "%s%lld %s", line[0] ? ", " : "", tot[r], why);
+        strncat(line, part, sizeof line - strlen(line) - 1);
+    }
+    zm_info0("plan: the selection removed %lld of %lld catalogue rows%s%s", gone, tot[ZM_SEL_KEPT],
+             gone ? ": " : "", line);
 }
 
 static int selection_from_params(const zm_params *p, zm_selection *sel, zm_err *err)
@@ -340,6 +366,7 @@ static int run_plan(const zm_stage_args *a, zm_err *err)
     }
     ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, count, n, MPI_LONG_LONG, MPI_SUM, ctx->comm));
     ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, status, n, MPI_INT, MPI_MAX, ctx->comm));
+    if (bricks_mode) log_selection(ctx, &sel, zm_param_str(p, "select.mag_band"), fd, n);
     long long *first = zm_calloc((size_t)(n ? n : 1), sizeof *first);
     long long total = 0;
     int nrej = 0;

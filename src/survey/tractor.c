@@ -128,24 +128,42 @@ done:
     return 0;
 }
 
-int zm_selection_keep(const zm_selection *sel, const zm_source *s)
+int zm_selection_why(const zm_selection *sel, const zm_source *s)
 {
-    if (!isfinite(s->ra) || !isfinite(s->dec)) return 0;
-    if (sel->require_primary && !s->brick_primary) return 0;
+    if (!isfinite(s->ra) || !isfinite(s->dec)) return ZM_SEL_POSITION;
+    if (sel->require_primary && !s->brick_primary) return ZM_SEL_PRIMARY;
     if (sel->ntypes) {
         int ok = 0;
         for (int i = 0; i < sel->ntypes && !ok; i++) ok = !strcasecmp(sel->types[i], s->type);
-        if (!ok) return 0;
+        if (!ok) return ZM_SEL_TYPE;
     } else if (!strcasecmp(s->type, "PSF") || !strcasecmp(s->type, "DUP")) {
-        return 0;
+        return ZM_SEL_TYPE;
     }
     if (sel->mag_band >= 0) {
         double f = s->flux[sel->mag_band];
-        if (!(f > 0)) return 0;
+        if (!(f > 0)) return ZM_SEL_NOFLUX;
         double mag = 22.5 - 2.5 * log10(f);
-        if (mag < sel->mag_min || mag > sel->mag_max) return 0;
+        if (mag < sel->mag_min) return ZM_SEL_BRIGHT;
+        if (mag > sel->mag_max) return ZM_SEL_FAINT;
     }
-    if (!(s->r50 >= sel->r50_min)) return 0;
-    if (sel->r50_max > 0 && s->r50 > sel->r50_max) return 0;
-    return 1;
+    if (!(s->r50 >= sel->r50_min)) return ZM_SEL_SMALL;
+    if (sel->r50_max > 0 && s->r50 > sel->r50_max) return ZM_SEL_LARGE;
+    return ZM_SEL_KEPT;
+}
+
+void zm_selection_reason_text(const zm_selection *sel, int why, const char *mag_band, char *buf, int n)
+{
+    switch (why) {
+    case ZM_SEL_POSITION: snprintf(buf, (size_t)n, "no finite ra/dec"); break;
+    case ZM_SEL_PRIMARY: snprintf(buf, (size_t)n, "not brick_primary ([select] brick_primary)"); break;
+    case ZM_SEL_TYPE:
+        snprintf(buf, (size_t)n, "%s ([select] types)", sel->ntypes ? "of another Tractor type" : "PSF or DUP");
+        break;
+    case ZM_SEL_NOFLUX: snprintf(buf, (size_t)n, "no positive %s flux ([select] mag_band)", mag_band); break;
+    case ZM_SEL_BRIGHT: snprintf(buf, (size_t)n, "brighter than %s = %g ([select] mag_min)", mag_band, sel->mag_min); break;
+    case ZM_SEL_FAINT: snprintf(buf, (size_t)n, "fainter than %s = %g ([select] mag_max)", mag_band, sel->mag_max); break;
+    case ZM_SEL_SMALL: snprintf(buf, (size_t)n, "r50 below %g arcsec ([select] r50_min)", sel->r50_min); break;
+    case ZM_SEL_LARGE: snprintf(buf, (size_t)n, "r50 above %g arcsec ([select] r50_max)", sel->r50_max); break;
+    default: snprintf(buf, (size_t)n, "kept"); break;
+    }
 }

@@ -14,6 +14,8 @@ common=(--set survey.root="$work/survey" --set cutout.size=64 --set cutout.batch
 
 for np in 1 2 3; do
   zt_mpi $np plan "${common[@]}" --set store.path="$work/s$np.h5" > "$work/plan$np.log" 2>&1
+  # every cut says what it removed, summed over the ranks
+  grep -q "plan: the selection removed 4 of 15 catalogue rows: 1 not brick_primary (\[select\] brick_primary), 2 PSF or DUP (\[select\] types), 1 fainter than r = 17.77 (\[select\] mag_max)" "$work/plan$np.log"
   zt_mpi $np cutout "${common[@]}" --set store.path="$work/s$np.h5" > "$work/cutout$np.log" 2>&1
 done
 zt_mpi 1 plan "${common[@]}" --set store.path="$work/mixed.h5" > /dev/null 2>&1

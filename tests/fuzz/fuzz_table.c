@@ -90,7 +90,7 @@ static void tractor(const char *path)
         sel.mag_min = 14;
         sel.mag_max = 19.5;
         sel.r50_min = 0.5;
-        for (long i = 0; i < n; i++) (void)zm_selection_keep(&sel, &src[i]);
+        for (long i = 0; i < n; i++) (void)zm_selection_why(&sel, &src[i]);
         free(src);
     } else {
         need_msg(&err);

@@ -252,10 +252,15 @@ START_TEST(tractor_schemas_and_missing_columns)
     ck_assert_int_eq(s[1].brick_primary, 0);
     ck_assert(isnan(s[0].flux[0]));
     zm_selection sel = {.mag_band = 1, .mag_min = 0, .mag_max = 17.77, .require_primary = 1};
-    ck_assert_int_eq(zm_selection_keep(&sel, &s[0]), 1);  /* r = 17.5 */
-    ck_assert_int_eq(zm_selection_keep(&sel, &s[1]), 0);  /* PSF, not primary */
+    ck_assert_int_eq(zm_selection_why(&sel, &s[0]), ZM_SEL_KEPT);  /* r = 17.5 */
+    ck_assert_int_eq(zm_selection_why(&sel, &s[1]), ZM_SEL_PRIMARY);  /* PSF, not primary */
+    sel.require_primary = 0;
+    ck_assert_int_eq(zm_selection_why(&sel, &s[1]), ZM_SEL_TYPE);
     sel.mag_max = 17.0;
-    ck_assert_int_eq(zm_selection_keep(&sel, &s[0]), 0);
+    ck_assert_int_eq(zm_selection_why(&sel, &s[0]), ZM_SEL_FAINT);
+    char why[128];
+    zm_selection_reason_text(&sel, ZM_SEL_FAINT, "r", why, sizeof why);
+    ck_assert_str_eq(why, "fainter than r = 17 ([select] mag_max)");
     free(s);
     snprintf(p, sizeof p, "%s/tractor-noshape.csv", d);
     f = fopen(p, "w");
