@@ -244,6 +244,11 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
             }
             zm_log0(ZM_LOG_INFO, "train: resuming from %s after epoch %d (step %ld)", cfg->checkpoint,
                     h.epoch_done + 1, step);
+            if (h.history_rows != cfg->epochs)
+                zm_log0(ZM_LOG_WARN, "train: the checkpoint %s was written by a run of %d epochs and this run has "
+                        "%d: the schedule (learning rate, early stopping) follows %d epochs from epoch %d on%s",
+                        cfg->checkpoint, h.history_rows, cfg->epochs, cfg->epochs, h.epoch_done + 2,
+                        h.epoch_done + 1 >= cfg->epochs ? " (none left to run)" : "");
         }
     }
     double t_start = zm_now(), images = 0;

@@ -47,6 +47,7 @@ for np in 2 3; do
     --set model.output="$work/killed$np.w.h5" > resumed$np.log 2>&1
   grep -q "train: resuming from .* after epoch 1" resumed$np.log \
     || { echo "FAIL: the rerun did not resume from epoch 1"; cat resumed$np.log; exit 1; }
+  ! grep -q "was written by a run of" resumed$np.log # same schedule: no warning
   $ZM_PYTHON - "$work/clean$np.w.h5" "$work/killed$np.w.h5" "$work/clean$np.h5" "$work/killed$np.h5" <<'PY'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
