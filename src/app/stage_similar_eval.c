@@ -333,6 +333,11 @@ static int read_truth(const char *path, const double *ra, const double *dec, uns
             zm_info0("similar: tag '%s' has no truth in the simulator; scored against the tags only", tags[q].name);
             continue;
         }
+        if (r == ZM_EMISSING) { /* a truth table without this tag's columns: drop it, keep the rest */
+            zm_warn0("similar: tag '%s' is not scored against the truth: %s", tags[q].name, err->msg);
+            memset(err, 0, sizeof *err);
+            continue;
+        }
         if (r) {
             rc = r;
             break;

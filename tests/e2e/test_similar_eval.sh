@@ -122,4 +122,25 @@ grep -q "1 with no galaxy within 3 arcsec" eval_bad.log && grep -q "1 unreadable
 grep -q "tags2.csv line .*: no ra, dec or tag; skipped" eval_bad.log
 cmp <(cut -d, -f1-9 eval1.csv) <(cut -d, -f1-9 eval_bad.csv)
 echo "ok: bad tag rows counted and skipped; the same table"
+# a truth table without the simulator's bar column: bar is scored against the tags only,
+# with a warning; the other tags as before
+$ZM_PYTHON -c "
+from astropy.table import Table
+t = Table.read('$work/survey/truth.fits')
+t.remove_column('bar_present')
+t.write('$work/truth_nobar.fits', overwrite=True)"
+zt_mpi 2 similar "${common[@]}" --evaluate-tags "$work/survey/tags.csv" --truth "$work/truth_nobar.fits" \
+  --set similar.eval_output="$work/eval_nobar" > eval_nobar.log 2>&1
+grep -q "WARN .*similar: tag 'bar' is not scored against the truth: .*no column 'bar_present'" eval_nobar.log
+$ZM_PYTHON - "$work" <<'PY'
+import csv, sys, math
+w = sys.argv[1]
+a = {r["tag"]: r for r in csv.DictReader(open(f"{w}/eval1.csv"))}
+b = {r["tag"]: r for r in csv.DictReader(open(f"{w}/eval_nobar.csv"))}
+assert math.isnan(float(b["bar"]["truth_p_top"] or "nan")), b["bar"]
+for t in a:
+    if t != "bar" and a[t]["truth_p_mean"] not in ("", "nan"):
+        assert a[t]["truth_p_mean"] == b[t]["truth_p_mean"], t
+print("ok: a truth table without bar_present: bar dropped from the truth scores, the rest unchanged")
+PY
 echo "e2e similar_eval: ok"
