@@ -24,7 +24,7 @@ command -v debootstrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=non
 
 root="$work/root"
 cleanup() {
-  for m in dev/pts dev/shm dev proc sys; do mountpoint -q "$root/$m" && umount -l "$root/$m"; done
+  for m in dev/shm dev/pts dev proc sys; do mountpoint -q "$root/$m" && umount -R -l "$root/$m"; done
   return 0
 }
 trap cleanup EXIT
@@ -36,12 +36,15 @@ echo "fresh_root: debootstrap bookworm from $mirror into $root"
 debootstrap --variant=minbase bookworm "$root" "$mirror" > "$work/debootstrap.log" 2>&1 ||
   { tail -20 "$work/debootstrap.log"; exit 1; }
 t1=$(date +%s)
+# what a booted machine has: /proc, /sys with its cgroup tree (slurmd needs it), /dev,
+# a shared-memory tmpfs (MPI), name resolution and a hosts file naming this host
 mount -t proc proc "$root/proc"
-mount --bind /sys "$root/sys"
+mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"
 mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"
 mkdir -p "$root/dev/shm" && mount -t tmpfs -o size=4g tmpfs "$root/dev/shm"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+cp /etc/hosts "$root/etc/hosts"
 mkdir -p "$root/home/user/zoomorph"
 (cd "$src" && git archive HEAD) | tar -x -C "$root/home/user/zoomorph"
 chroot "$root" dpkg-query -W -f='${Package}\n' | sort > "$work/packages-before.txt"
