@@ -53,6 +53,8 @@ n = f["cutouts/images"].shape[0]
 flags = f["cutouts/flags"][:]
 assert n == 239 and not (flags & 16).any(), (n, flags)
 assert f["cutouts/images"].attrs["field"].decode().startswith("gz: 212 x"), f["cutouts/images"].attrs["field"]
+comp = f["meta/stages/embed"].attrs["compute"].decode()  # provenance: BLAS core, kernels, CPU
+assert comp.startswith("BLAS ") and " core " in comp and "engine kernels" in comp, comp
 X = f["representation/embedding"][:].astype(np.float64)
 p, lab, split = f["finetune/rings/prediction"][:], f["finetune/rings/label"][:], f["finetune/rings/split"][:]
 assert np.isfinite(X).all() and np.isfinite(p).all() and np.isfinite(lab).all()
