@@ -44,9 +44,10 @@ def main(arch, in_ch, size, batch, mode, iters, threads):
                             threads, batch / min(times), batch / mean, len(times)))
     print("  best batch CPU time %.3f s (all threads; %.2f images per CPU second)"
           % (min(cpus), batch / min(cpus)))
-    blas = [ln.strip() for ln in torch.__config__.show().splitlines() if "BLAS" in ln]
+    cfg = torch.__config__.show()
+    blas = [w.strip(",") for w in cfg.split() if w.startswith(("BLAS_INFO=", "USE_MKLDNN="))]
     print("  blas: torch %s; %s; OPENBLAS_CORETYPE=%s"
-          % (torch.__version__, "; ".join(blas[:2]) or "?", os.environ.get("OPENBLAS_CORETYPE", "<unset>")))
+          % (torch.__version__, " ".join(blas) or "?", os.environ.get("OPENBLAS_CORETYPE", "<unset>")))
 
 
 if __name__ == "__main__":
