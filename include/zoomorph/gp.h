@@ -2,7 +2,9 @@
  * gp.h: Gaussian-process regression with a rational-quadratic plus white-noise kernel,
  *   k(x, x') = s^2 (1 + |x - x'|^2 / (2 alpha l^2))^(-alpha) + noise * [x == x'],
  * hyperparameters (s^2, l, alpha, noise) by maximising the log marginal likelihood
- * (Nelder-Mead on their logarithms, a few restarts), Cholesky from LAPACK. When the
+ * (Nelder-Mead on their logarithms inside scikit-learn's bounds 1e-5..1e5, run again from
+ * its best point until that gains nothing, since a simplex that collapses on a bound cannot
+ * leave it; optional restarts), Cholesky from LAPACK. When the
  * Cholesky factorisation fails, jitter is added to the diagonal (reported), never a
  * crash. Predictions: mean and standard deviation, as scikit-learn's
  * GaussianProcessRegressor with the same kernel (normalize_y = False).

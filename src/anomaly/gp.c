@@ -127,12 +127,14 @@ static double neg_lml(const data *D, double *p)
     return v;
 }
 
+/* One Nelder-Mead run from p (steps of 0.7 in each log-parameter, inward at a bound). */
 static double nelder_mead(const data *D, double *p, int iters)
 {
     const int n = 4;
     double s[5][4], f[5];
+    project(p);
     for (int i = 0; i <= n; i++) {
-        for (int j = 0; j < n; j++) s[i][j] = p[j] + (i == j + 1 ? 0.7 : 0.0);
+        for (int j = 0; j < n; j++) s[i][j] = p[j] + (i == j + 1 ? (p[j] + 0.7 > log(1e5) ? -0.7 : 0.7) : 0.0);
         f[i] = neg_lml(D, s[i]);
     }
     for (int it = 0; it < iters; it++) {
@@ -183,7 +185,16 @@ int zm_gp_fit_optimise(zm_gp *g, const double *x, const double *y, int n, int d,
     for (int r = 0; r <= restarts; r++) {
         double p[4];
         for (int j = 0; j < 4; j++) p[j] = log(((const double *)k0)[j]) + (r ? 1.5 * sin(12.9898 * (r * 4 + j)) : 0);
+        /* restarted from its own best point until that no longer gains: a simplex that
+         * collapsed (on a bound, or along a ridge) gets a fresh one */
         double f = nelder_mead(&D, p, 400);
+        for (int round = 0; round < 20; round++) {
+            double q[4];
+            memcpy(q, p, sizeof q);
+            double fq = nelder_mead(&D, q, 400);
+            if (!(fq < f - 1e-6)) break;
+            f = fq, memcpy(p, q, sizeof q);
+        }
         if (f < bf) bf = f, memcpy(best, p, sizeof p);
     }
     zm_gp_kernel k = from_log(best);

@@ -75,6 +75,9 @@ static const zm_param_def defs[] = {
      "evaluation: repeats with different forests and random first batches (mean and spread reported)"},
     {"anomaly.eval_plot", ZM_PT_STR, "anomaly-eval.png", NOR, NULL, "",
      "evaluation: PNG of the top-100 fraction against labels used (empty: none)"},
+    {"anomaly.eval_output", ZM_PT_STR, "anomaly-eval", NOR, NULL, "",
+     "evaluation: every seed's figures and final GP kernel to <this>.csv, the galaxies each seed labelled to "
+     "<this>-labels.csv (tests/reference/anomaly_eval_ref.py replay checks them; empty: none)"},
     {"catalogue.path", ZM_PT_STR, "zoomorph-catalogue.fits", NOR, NULL, "", "the FITS catalogue to write"},
     {"catalogue.overwrite", ZM_PT_BOOL, "false", NOR, NULL, "", "replace an existing catalogue"},
 };

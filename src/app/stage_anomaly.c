@@ -16,7 +16,13 @@
  *    as the oracle, over the galaxies it names: the isolation forest alone, active
  *    learning with the GP, and Astronomaly's neighbour score, over [anomaly] eval_seeds
  *    seeds (mean and spread), the fraction interesting in the top 50/100/200 and the
- *    curve of the top 100 against labels used ([anomaly] eval_plot). Writes no labels.
+ *    curve of the top 100 against labels used ([anomaly] eval_plot). Two figures per
+ *    method: "with the labels", the final ranking as it stands (labelled galaxies by their
+ *    label, the rest by the prediction), where every interesting galaxy the oracle was
+ *    asked about counts; and "unlabelled only", the rest in the prediction's order, what
+ *    the method found without being told. Every seed's figures, final GP kernel and
+ *    labelled galaxies go to [anomaly] eval_output (.csv, -labels.csv), which
+ *    tests/reference/anomaly_eval_ref.py recomputes. Writes no labels.
  *    [anomaly] evaluate and budget give the same without the flags.
  */
 #include <math.h>
@@ -238,11 +244,43 @@ static void mean_sd(const double *v, int n, double *mu, double *sd)
     *mu = a, *sd = n > 1 ? sqrt(b / (n - 1)) : 0;
 }
 
+/* The figures of one ranking (order[0..n) over the pool, labelled rows lab[] not NaN):
+ * v[0..3) the fraction interesting in the top 50/100/200 with the labels (the ranking as
+ * it is: labelled rows count), v[3..6) the same over the unlabelled rows alone in their
+ * order (what the prediction found), v[6..9) how many of the top 50/100/200 are labelled. */
+enum { EV_TOP = 0, EV_UNL = 3, EV_NLAB = 6, EV_N = 9 };
+static const int ev_k[3] = {50, 100, 200};
+
+static void figures(const long *order, long n, const float *truth, const float *lab, double thr, double *v)
+{
+    long *u = zm_malloc((size_t)(n ? n : 1) * sizeof *u), nu = 0;
+    for (long r = 0; r < n; r++)
+        if (!lab || isnan(lab[order[r]])) u[nu++] = order[r];
+    for (int t = 0; t < 3; t++) {
+        long nl = 0;
+        for (long r = 0; r < n && r < ev_k[t]; r++) nl += lab && !isnan(lab[order[r]]);
+        v[EV_TOP + t] = top_frac(order, n, truth, ev_k[t], thr);
+        v[EV_UNL + t] = top_frac(u, nu, truth, ev_k[t], thr);
+        v[EV_NLAB + t] = (double)nl;
+    }
+    free(u);
+}
+
+/* What one replay leaves: its figures, the labelled rows in the order labelled, and the
+ * GP kernel of the last fit. */
+typedef struct {
+    double v[EV_N];
+    long *picked; /* budget pool indices */
+    long npicked;
+    zm_gp_kernel k;
+} replay_out;
+
 /* Rank 0. One replay of the labelling loop of a method over the pool (np rows of z with
- * scores s5 and oracle truth); curve[b] gets the top-100 fraction after batch b. */
+ * scores s5 and oracle truth); curve[b] gets the top-100 fraction (with the labels) after
+ * batch b. */
 static int replay(const double *z, long np, int d, const double *s5, const float *truth, int method, long budget,
-                  long batch, double xi, double thr, int restarts, uint64_t seed, uint64_t stream, double *curve, double top[3],
-                  zm_err *err)
+                  long batch, double xi, double thr, int restarts, uint64_t seed, uint64_t stream, double *curve,
+                  replay_out *out, zm_err *err)
 {
     float *lab = zm_malloc((size_t)np * sizeof *lab);
     long *next = zm_malloc((size_t)batch * sizeof *next), *order = zm_malloc((size_t)np * sizeof *order);
@@ -253,11 +291,12 @@ static int replay(const double *z, long np, int d, const double *s5, const float
     a.restarts = restarts;
     int rc = 0;
     long used = 0;
+    out->npicked = 0;
     for (int b = 0; used < budget && !rc; b++) {
         long want = budget - used < batch ? budget - used : batch;
         long got = zm_active_propose(&a, method, want, xi, seed, stream, next);
         if (got == 0) break;
-        for (long q = 0; q < got; q++) lab[next[q]] = truth[next[q]];
+        for (long q = 0; q < got; q++) lab[next[q]] = truth[next[q]], out->picked[out->npicked++] = next[q];
         used += got;
         /* the hyperparameters are refitted every fifth batch and at the end */
         rc = zm_active_update(&a, b % 5 == 0 || used >= budget, err);
@@ -265,8 +304,8 @@ static int replay(const double *z, long np, int d, const double *s5, const float
         zm_rank_desc(key, lab, np, order);
         curve[b] = top_frac(order, np, truth, 100, thr);
     }
-    top[0] = top_frac(order, np, truth, 50, thr), top[1] = top_frac(order, np, truth, 100, thr),
-    top[2] = top_frac(order, np, truth, 200, thr);
+    figures(order, np, truth, lab, thr, out->v);
+    out->k = a.k;
     zm_active_free(&a);
     free(lab), free(next), free(order), free(key);
     return rc;
@@ -305,11 +344,30 @@ static int evaluate(const zm_params *p, const anomaly_data *D, const char *oracl
     zm_info("anomaly evaluation: %ld galaxies scored by %s, %ld interesting (score >= %g); %ld labels, batches of %ld, "
             "%d seeds", np, oracle, ninter, thr, budget, batch, seeds);
     const int nb = (int)((budget + batch - 1) / batch);
-    double *res = zm_calloc((size_t)seeds * 9, sizeof *res); /* [seed][method 0..2][top 50/100/200] */
+    /* res[seed][method 0..2][EV_N]: the isolation forest alone, the GP, the neighbour score */
+    double *res = zm_calloc((size_t)seeds * 3 * EV_N, sizeof *res);
     double *curve = zm_calloc((size_t)seeds * 2 * (nb ? nb : 1), sizeof *curve);
     double *if100 = zm_calloc((size_t)seeds, sizeof *if100);
     long *order = zm_malloc((size_t)np * sizeof *order);
     float *sc = zm_malloc((size_t)D->nv * sizeof *sc);
+    replay_out ro[2];
+    ro[0].picked = zm_malloc((size_t)(budget ? budget : 1) * sizeof(long));
+    ro[1].picked = zm_malloc((size_t)(budget ? budget : 1) * sizeof(long));
+    /* [anomaly] eval_output: every seed's figures and kernel, and the labelled galaxies */
+    const char *eo = zm_param_str(p, "anomaly.eval_output");
+    FILE *fo = NULL, *fl = NULL;
+    char fon[4200] = "", fln[4200] = "";
+    if (eo && eo[0]) {
+        snprintf(fon, sizeof fon, "%s.csv", eo), snprintf(fln, sizeof fln, "%s-labels.csv", eo);
+        if (!(fo = fopen(fon, "w")) || !(fl = fopen(fln, "w")))
+            rc = zm_err_set(err, ZM_EIO, "anomaly evaluation: cannot write %s", fo ? fln : fon);
+        else {
+            fprintf(fo, "seed,method,labels,top50,top100,top200,unlabelled_top50,unlabelled_top100,unlabelled_top200,"
+                        "labelled_in_top50,labelled_in_top100,labelled_in_top200,amp,length,alpha,noise\n");
+            fprintf(fl, "seed,method,step,id,score\n");
+        }
+    }
+    static const char *mkey[3] = {"iforest", "gp", "neighbour"};
     for (int k = 0; k < seeds && !rc; k++) {
         /* a forest of this seed over every row with coordinates, scores of the pool */
         zm_iforest f;
@@ -319,31 +377,58 @@ static int evaluate(const zm_params *p, const anomaly_data *D, const char *oracl
         zm_iforest_free(&f);
         for (long i = 0; i < np; i++) raw[i] = sc[D->row2v[prow[i]]];
         zm_rank_desc(raw, NULL, np, order);
-        double *r = res + (size_t)k * 9;
-        r[0] = top_frac(order, np, truth, 50, thr), r[1] = top_frac(order, np, truth, 100, thr), r[2] = top_frac(order, np, truth, 200, thr);
-        if100[k] = r[1];
+        double *r = res + (size_t)k * 3 * EV_N;
+        figures(order, np, truth, NULL, thr, r);
+        if100[k] = r[EV_TOP + 1];
+        if (fo) fprintf(fo, "%d,iforest,0,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,0,0,0,,,,\n", k, r[0], r[1], r[2], r[3], r[4], r[5]);
         zm_minmax_scale(raw, np, 0, ZM_SCORE_MAX, s5);
         for (int m = 0; m < 2 && !rc; m++) {
+            replay_out *o = &ro[m];
             rc = replay(z, np, d, s5, truth, m == 0 ? ZM_ACTIVE_GP : ZM_ACTIVE_NEIGHBOUR, budget, batch, xi, thr,
                         (int)zm_param_int(p, "anomaly.restarts"), seed0,
-                        100 + (uint64_t)k, curve + ((size_t)k * 2 + m) * nb, r + 3 + 3 * m, err);
-            zm_info("anomaly evaluation: seed %d, %s: top 50 %.3f, top 100 %.3f, top 200 %.3f", k,
-                    m == 0 ? "GP + expected improvement" : "neighbour score", r[3 + 3 * m], r[4 + 3 * m], r[5 + 3 * m]);
+                        100 + (uint64_t)k, curve + ((size_t)k * 2 + m) * nb, o, err);
+            if (rc) break;
+            double *v = r + (size_t)(m + 1) * EV_N;
+            memcpy(v, o->v, sizeof o->v);
+            long ni = 0;
+            for (long q = 0; q < o->npicked; q++) ni += truth[o->picked[q]] >= thr;
+            zm_info("anomaly evaluation: seed %d, %s: %ld labels, %ld of them interesting; top 50/100/200 with the labels "
+                    "%.3f %.3f %.3f (%.0f/%.0f/%.0f of them labelled), unlabelled only %.3f %.3f %.3f", k,
+                    m == 0 ? "GP + expected improvement" : "neighbour score", o->npicked, ni, v[EV_TOP], v[EV_TOP + 1],
+                    v[EV_TOP + 2], v[EV_NLAB], v[EV_NLAB + 1], v[EV_NLAB + 2], v[EV_UNL], v[EV_UNL + 1], v[EV_UNL + 2]);
+            if (fo) {
+                fprintf(fo, "%d,%s,%ld", k, mkey[m + 1], o->npicked);
+                for (int t = 0; t < 6; t++) fprintf(fo, ",%.17g", v[t]);
+                fprintf(fo, ",%.0f,%.0f,%.0f,%.17g,%.17g,%.17g,%.17g\n", v[6], v[7], v[8], o->k.amp, o->k.length, o->k.alpha,
+                        o->k.noise);
+                for (long q = 0; q < o->npicked; q++)
+                    fprintf(fl, "%d,%s,%ld,%lld,%g\n", k, mkey[m + 1], q, prow[o->picked[q]], truth[o->picked[q]]);
+            }
         }
     }
+    if (fo && fclose(fo) && !rc) rc = zm_err_set(err, ZM_EIO, "anomaly evaluation: writing %s failed", fon);
+    if (fl && fclose(fl) && !rc) rc = zm_err_set(err, ZM_EIO, "anomaly evaluation: writing %s failed", fln);
+    if (!rc && fo) zm_info("anomaly evaluation: every seed's figures in %s, the labelled galaxies in %s", fon, fln);
+    free(ro[0].picked), free(ro[1].picked);
     if (!rc) {
         static const char *names[3] = {"isolation forest alone", "GP active learning (expected improvement)",
                                        "Astronomaly neighbour score"};
-        zm_info("anomaly evaluation (%s, %ld galaxies, interesting = score >= %g, %ld labels, %d seeds; mean +- sd):", oracle, np,
-                thr, budget, seeds);
+        zm_info("anomaly evaluation (%s, %ld galaxies, interesting = score >= %g, %ld labels, %d seeds; mean +- sd of the "
+                "fraction interesting in the top 50, 100, 200):", oracle, np, thr, budget, seeds);
+        zm_info("  'with the labels' ranks labelled galaxies by their label, the rest by the prediction: the labelled "
+                "count, and the oracle picked them; 'unlabelled only' ranks the rest alone: what the prediction found");
         for (int m = 0; m < 3; m++) {
-            double mu[3], sd[3], v[1000];
-            for (int t = 0; t < 3; t++) {
-                for (int k = 0; k < seeds; k++) v[k] = res[(size_t)k * 9 + 3 * m + t];
-                mean_sd(v, seeds, &mu[t], &sd[t]);
+            for (int w = 0; w < (m ? 2 : 1); w++) {
+                double mu[3], sd[3], v[1000];
+                for (int t = 0; t < 3; t++) {
+                    for (int k = 0; k < seeds; k++) v[k] = res[((size_t)k * 3 + m) * EV_N + (w ? EV_UNL : EV_TOP) + t];
+                    mean_sd(v, seeds, &mu[t], &sd[t]);
+                }
+                char nm[96];
+                snprintf(nm, sizeof nm, "%s%s", names[m], !m ? "" : w ? ", unlabelled only" : ", with the labels");
+                zm_info("  %-60s top 50 %.3f +- %.3f, top 100 %.3f +- %.3f, top 200 %.3f +- %.3f", nm, mu[0], sd[0], mu[1],
+                        sd[1], mu[2], sd[2]);
             }
-            zm_info("  %-42s top 50 %.3f +- %.3f, top 100 %.3f +- %.3f, top 200 %.3f +- %.3f", names[m], mu[0], sd[0], mu[1],
-                    sd[1], mu[2], sd[2]);
         }
         /* the curves: mean over seeds of the top-100 fraction against labels used */
         double *x = zm_malloc((size_t)(nb + 1) * sizeof *x), *y = zm_calloc((size_t)3 * (nb + 1), sizeof *y);
