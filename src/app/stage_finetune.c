@@ -27,6 +27,7 @@
 #include "zoomorph/augment.h"
 #include "zoomorph/gzschema.h"
 #include "zoomorph/log.h"
+#include "zoomorph/logreg.h"
 #include "zoomorph/nn.h"
 #include "zoomorph/nn_file.h"
 #include "zoomorph/nn_optim.h"
@@ -1186,6 +1187,12 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
         zm_info0("finetune --learning-curve: %ld + %ld labels to draw from, test %ld (%ld positive, balanced); %d sizes x "
                  "%d seeds x %d methods; %ld steps (image runs %ld) of batch %lld", npos, nneg, nte, ntp, nsizes, nseeds,
                  nmeth, steps, isteps, zm_param_int(p, "finetune.batch"));
+    /* binary labels with the representation loaded: scikit-learn's default logistic
+     * regression (L2, C = 1, on the stored representation as it is) on each training
+     * set, rank 0 alone, as a baseline beside the frozen heads (tests/reference/
+     * finetune_logistic.py checks it against scikit-learn) */
+    const int lr_base = !is_tree && need_emb;
+    double *lacc = zm_calloc((size_t)nsizes * nseeds, sizeof *lacc), *lauc = zm_calloc((size_t)nsizes * nseeds, sizeof *lauc);
     double t0 = zm_now();
     for (int si = 0; si < nsizes && !rc; si++)
         for (int sd = 0; sd < nseeds && !rc; sd++) {
@@ -1198,6 +1205,37 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
             draw(pos, npos, kp, &rng, tr);
             draw(neg, nneg, kn, &rng, tr + kp);
             long ntr = kp + kn;
+            if (lr_base && ctx->rank == 0) {
+                const int D = ce.C;
+                float *X = zm_malloc((size_t)ntr * D * sizeof *X), *y = zm_malloc((size_t)ntr * sizeof *y);
+                float *zt = zm_malloc((size_t)(nte ? nte : 1) * sizeof *zt), *Xt = zm_malloc((size_t)(nte ? nte : 1) * D * sizeof *Xt);
+                double *w = zm_malloc((size_t)(D + 1) * sizeof *w);
+                for (long i = 0; i < ntr; i++) {
+                    long k = zm_stamp_cache_find(&ce, tr[i]);
+                    memcpy(X + (size_t)i * D, ce.imgf + (size_t)k * D, (size_t)D * sizeof *X);
+                    y[i] = ce.targets[k];
+                }
+                for (long i = 0; i < nte; i++)
+                    memcpy(Xt + (size_t)i * D, ce.imgf + (size_t)zm_stamp_cache_find(&ce, test[i]) * D, (size_t)D * sizeof *Xt);
+                zm_err le = {0};
+                int it = zm_logreg_fit(X, y, ntr, D, 1.0, w, &le);
+                size_t k = (size_t)si * nseeds + sd;
+                if (it < 0) {
+                    zm_warn("finetune --learning-curve: %s", le.msg);
+                    lacc[k] = lauc[k] = NAN;
+                } else {
+                    zm_logreg_decision(w, Xt, nte, D, zt);
+                    unsigned char *yt = zm_malloc((size_t)(nte ? nte : 1));
+                    long right = 0;
+                    for (long i = 0; i < nte; i++) yt[i] = tl[i] > 0.5f, right += (zt[i] >= 0) == yt[i];
+                    lacc[k] = nte ? (double)right / (double)nte : NAN;
+                    lauc[k] = zm_roc_auc(zt, yt, nte);
+                    free(yt);
+                    zm_info0("finetune --learning-curve: %ld labels, seed %d, logistic regression: test accuracy %.3f, "
+                             "ROC AUC %.3f (%d Newton steps, %.0f s so far)", ntr, sd, lacc[k], lauc[k], it, zm_now() - t0);
+                }
+                free(X), free(y), free(zt), free(Xt), free(w);
+            }
             for (int mi = 0; mi < nmeth && !rc; mi++) {
                 run_cfg r;
                 base_cfg(p, meth[mi], &r);
@@ -1283,6 +1321,23 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
                         fprintf(csv, "%ld,%s,%d,%.6f,%.6f\n", sizes[si], method_names[meth[mi]], sd, acc[k], auc[k]);
                     }
                 }
+                if (lr_base) {
+                    /* the baseline's row: the same statistics of its seeds */
+                    fprintf(md, "| %ld | logistic regression |", sizes[si]);
+                    for (int q = 0; q < 2; q++) {
+                        const double *v = (q ? lauc : lacc) + (size_t)si * nseeds;
+                        double mean = 0, var = 0;
+                        for (int sd = 0; sd < nseeds; sd++) mean += v[sd] / nseeds, tmp[sd] = v[sd];
+                        for (int sd = 0; sd < nseeds; sd++) var += (v[sd] - mean) * (v[sd] - mean);
+                        qsort(tmp, (size_t)nseeds, sizeof *tmp, cmp_double);
+                        fprintf(md, " %.3f ± %.3f | %.3f-%.3f |", mean, nseeds > 1 ? sqrt(var / (nseeds - 1)) : 0, tmp[0],
+                                tmp[nseeds - 1]);
+                    }
+                    fputc('\n', md);
+                    for (int sd = 0; sd < nseeds; sd++)
+                        fprintf(csv, "%ld,logistic,%d,%.6f,%.6f\n", sizes[si], sd, lacc[(size_t)si * nseeds + sd],
+                                lauc[(size_t)si * nseeds + sd]);
+                }
             }
             if (is_tree)
                 fprintf(md, "\nTest: the %ld labelled galaxies of the held-out split; predicting the mean vote fractions "
@@ -1294,6 +1349,10 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
             static const char *const colour[] = {"blue", "orange", "green", "red", "purple", "brown", "pink", "grey"};
             for (int mi = 0; mi < nmeth; mi++) fprintf(md, "%s%s %s", mi ? ", " : "", method_names[meth[mi]], colour[mi % 8]);
             fprintf(md, ".");
+            if (lr_base)
+                fprintf(md, " Logistic regression: scikit-learn's default (L2, C = 1, no class weights) on the stored "
+                            "representation, fitted exactly (Newton) to each training set: a baseline for the frozen "
+                            "heads, not in the plot.");
             if (views.n > 1 || views.angle)
                 fprintf(md, " Every prediction is %s %d test-time view%s of each stamp%s (the store's "
                             "representation was embedded with %s; image runs %s).",
@@ -1314,7 +1373,7 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
     }
     ZM_CHECK_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, ctx->comm));
     if (rc && ctx->rank) zm_err_set(err, ZM_EIO, "finetune --learning-curve: writing the table failed on rank 0");
-    free(acc), free(auc), free(tl), free(pr), free(tr), free(test);
+    free(acc), free(auc), free(lacc), free(lauc), free(tl), free(pr), free(tr), free(test);
     free(pos), free(neg), free(tpos), free(tneg), free(use), free(use2);
     labelset_free(&L);
     zm_stamp_cache_free(&ci), zm_stamp_cache_free(&ce);

@@ -191,5 +191,6 @@ set -e
 zt_mpi 2 finetune "${common[@]}" --set finetune.label_column=ring --set finetune.lc_sizes=10,20 --set finetune.lc_seeds=2 \
   --set finetune.lc_methods=frozen --set finetune.lc_steps=20 --set finetune.lc_out="$work/lc" \
   --learning-curve "$work/survey/rings.csv" > lc.log 2>&1
-test -s lc.png && grep -q "| 20 | frozen |" lc.md && [ "$(wc -l < lc.csv)" = 5 ]
+test -s lc.png && grep -q "| 20 | frozen |" lc.md && grep -q "| 20 | logistic regression |" lc.md
+[ "$(grep -vc ',logistic,' lc.csv)" = 5 ] && [ "$(grep -c ',logistic,' lc.csv)" = 4 ]
 echo "finetune: all checks passed"
