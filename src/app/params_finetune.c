@@ -42,7 +42,8 @@ static const zm_param_def defs[] = {
     {"finetune.epochs", ZM_PT_INT, "50", 1, 100000, NULL, "", "most epochs"},
     {"finetune.patience", ZM_PT_INT, "10", 0, 100000, NULL, "epochs", "early stopping on the validation loss (0: off)"},
     {"finetune.batch", ZM_PT_INT, "32", 1, 1e7, NULL, "galaxies", "global batch"},
-    {"finetune.lr", ZM_PT_REAL, "1e-4", 0, 10, NULL, "", "AdamW learning rate of the head (Zoobot: 1e-4)"},
+    {"finetune.lr", ZM_PT_REAL, "1e-4", 0, 10, NULL, "",
+     "AdamW learning rate of modes top and all (Zoobot: 1e-4; frozen heads: frozen_lr)"},
     {"finetune.weight_decay", ZM_PT_REAL, "0.05", 0, 10, NULL, "", "AdamW decoupled weight decay (Zoobot: 0.05)"},
     {"finetune.frozen_lr", ZM_PT_REAL, "1e-3", 0, 10, NULL, "",
      "frozen mode (and the learning curve's frozen runs): AdamW learning rate of the head on the standardised "
