@@ -194,6 +194,18 @@ float *zm_net_param_data(zm_net *net, const zm_param *p);
 /* Copies every parameter and state tensor of src that dst has under the same name and
  * shape (a head trained with head_only into the full network); returns how many. */
 int zm_net_copy_matching(zm_net *dst, const zm_net *src);
+/* Re-initialises the head (the last block) for fine-tuning a new task: each hidden linear
+ * layer as PyTorch's nn.Linear (weight and bias uniform in +-1/sqrt(fan_in)), the output
+ * layer zero, so that the head starts from constant predictions and its scores take
+ * their orientation from the labels alone. (The torchvision init of zm_net_create, uniform
+ * in +-1/sqrt(fan_out), gives a one-output layer weights of order 1: a random direction
+ * that a head on fixed features barely moves from.) */
+void zm_net_init_head(zm_net *net, uint64_t seed);
+/* Folds a standardisation of the input into the first linear layer, for a head trained on
+ * (x - mean) / sd of a head_only network's input (D values): afterwards it takes x.
+ * Exact up to rounding when only element-wise identities at inference (dropout) come
+ * before that layer. Returns 0, or -1 if the network has no linear layer on its input. */
+int zm_net_fold_input_standardisation(zm_net *net, const double *mean, const double *sd);
 /* Multiply-adds of one forward pass of one image (for GFLOP/s). */
 double zm_net_flops(const zm_net *net);
 /* Op output tensor data (for tests and debugging). */

@@ -59,6 +59,11 @@ typedef struct {
     int nan_policy;        /* ZM_NAN_STOP or ZM_NAN_SKIP */
     long max_steps;        /* stop after this many steps in all (0: no limit; for tests) */
     int verbose;           /* log every epoch on rank 0 */
+    /* L2 penalty (l2 / 2) sum_i l2_mask[i] params[i]^2 added to each step's mean loss (its
+     * gradient after the allreduce, so every rank adds the same); 0: none. l2_mask: 1 for
+     * the penalised parameters (weights), 0 for the others (biases); NULL: all */
+    double l2;
+    const float *l2_mask;
     /* called by every rank after each optimiser step (steps counted from 1 over the whole
      * run); NULL: none. The pretrain stage injects faults there (ZM_FAULT_KILL). */
     void (*after_step)(void *user, long step);

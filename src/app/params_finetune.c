@@ -25,8 +25,9 @@ static const zm_param_def defs[] = {
      "every block"},
     {"finetune.top_blocks", ZM_PT_INT, "2", 1, 1000, NULL, "blocks", "mode top: blocks unfrozen below the head"},
     {"finetune.layer_decay", ZM_PT_REAL, "0.75", 0, 1, NULL, "", "learning rate factor per block deeper (Zoobot: 0.75)"},
-    {"finetune.head", ZM_PT_CHOICE, "mlp", NOR, "mlp|linear", "",
-     "mlp: Dense(h)-ReLU-Dropout-Dense(h)-ReLU-Dropout-Dense (DESIGN.md); linear: Dropout-Dense"},
+    {"finetune.head", ZM_PT_CHOICE, "auto", NOR, "auto|mlp|linear", "",
+     "mlp: Dense(h)-ReLU-Dropout-Dense(h)-ReLU-Dropout-Dense (DESIGN.md); linear: Dropout-Dense; auto: linear for "
+     "a classifier (binary, multiclass) in frozen mode (and the learning curve's frozen runs), mlp otherwise"},
     {"finetune.head_hidden", ZM_PT_INT, "64", 1, 65536, NULL, "", "width of the mlp head's hidden layers"},
     {"finetune.dropout", ZM_PT_REAL, "0.2", 0, 0.95, NULL, "", "dropout in the head"},
     {"finetune.encoder", ZM_PT_STR, "", NOR, NULL, "",
@@ -41,8 +42,22 @@ static const zm_param_def defs[] = {
     {"finetune.epochs", ZM_PT_INT, "50", 1, 100000, NULL, "", "most epochs"},
     {"finetune.patience", ZM_PT_INT, "10", 0, 100000, NULL, "epochs", "early stopping on the validation loss (0: off)"},
     {"finetune.batch", ZM_PT_INT, "32", 1, 1e7, NULL, "galaxies", "global batch"},
-    {"finetune.lr", ZM_PT_REAL, "1e-4", 0, 10, NULL, "", "AdamW learning rate of the head (Zoobot: 1e-4)"},
+    {"finetune.lr", ZM_PT_REAL, "1e-4", 0, 10, NULL, "",
+     "AdamW learning rate of modes top and all (Zoobot: 1e-4; frozen heads: frozen_lr)"},
     {"finetune.weight_decay", ZM_PT_REAL, "0.05", 0, 10, NULL, "", "AdamW decoupled weight decay (Zoobot: 0.05)"},
+    {"finetune.frozen_lr", ZM_PT_REAL, "1e-3", 0, 10, NULL, "",
+     "frozen mode (and the learning curve's frozen runs): AdamW learning rate of the head on the standardised "
+     "representation (lr is for the modes that pass images)"},
+    {"finetune.frozen_min_steps", ZM_PT_INT, "500", 0, 1e9, NULL, "steps",
+     "frozen mode: at least this many optimiser steps (epochs are raised to reach them: an epoch of fewer labels "
+     "than batch is one step)"},
+    {"finetune.head_l2", ZM_PT_REAL, "100", 0, 1e9, NULL, "",
+     "frozen classifiers (binary, multiclass): L2 penalty of the linear head's weights, (head_l2 / 2n) |W|^2 added to the mean loss of n "
+     "training labels (logistic regression's 1/C on the standardised representation; 0: none); each of the mlp "
+     "head's three weight matrices gets a tenth of it"},
+    {"finetune.stop_min_class", ZM_PT_INT, "10", 0, 1e9, NULL, "labels",
+     "early stopping only when the validation labels hold at least this many of every class (classifiers); "
+     "with fewer it is off (warned) and the last weights are kept"},
     {"finetune.lc_sizes", ZM_PT_LIST, "10,30,100,300,1000", NOR, NULL, "labels",
      "--learning-curve: training set sizes"},
     {"finetune.lc_seeds", ZM_PT_INT, "3", 1, 1000, NULL, "", "--learning-curve: seeds per size"},

@@ -28,6 +28,7 @@
 #include "zoomorph/augment.h"
 #include "zoomorph/gzschema.h"
 #include "zoomorph/log.h"
+#include "zoomorph/logreg.h"
 #include "zoomorph/nn.h"
 #include "zoomorph/nn_file.h"
 #include "zoomorph/nn_optim.h"
@@ -310,6 +311,7 @@ typedef struct {
     long long batch;
     long max_steps;
     double lr, wd, decay, dropout;
+    double l2;          /* frozen: L2 penalty of the head's weights, l2 / n (n training labels) */
     unsigned long long seed;
     const char *checkpoint;
     int resume;
@@ -348,6 +350,48 @@ static int build_net(const run_cfg *rc_, int max_batch, zm_net **net, zm_err *er
     return rc;
 }
 
+/* The mean and standard deviation of each element of the representation over the
+ * distinct training rows (an oversampled row counts once), in double and in row order,
+ * so every rank and rank count gets the same. A constant element gets sd 1. */
+static void repr_stats(const zm_stamp_cache *c, const long long *rows, long n, double *mean, double *sd)
+{
+    const int D = c->C;
+    unsigned char *seen = zm_calloc((size_t)(c->n ? c->n : 1), 1);
+    double *s2 = zm_calloc((size_t)D, sizeof *s2);
+    long m = 0;
+    memset(mean, 0, (size_t)D * sizeof *mean);
+    for (long i = 0; i < n; i++) {
+        long k = zm_stamp_cache_find(c, rows[i]);
+        if (k < 0 || seen[k]) continue;
+        seen[k] = 1, m++;
+        for (int j = 0; j < D; j++) mean[j] += c->imgf[(size_t)k * D + j];
+    }
+    for (int j = 0; j < D; j++) mean[j] /= m ? (double)m : 1.0;
+    for (long k = 0; k < c->n; k++)
+        if (seen[k])
+            for (int j = 0; j < D; j++) {
+                double d = c->imgf[(size_t)k * D + j] - mean[j];
+                s2[j] += d * d;
+            }
+    for (int j = 0; j < D; j++) {
+        sd[j] = m ? sqrt(s2[j] / (double)m) : 0;
+        if (!(sd[j] > 1e-6 * (fabs(mean[j]) + 1e-30)) || !(sd[j] > 1e-12)) sd[j] = 1;
+    }
+    free(seen), free(s2);
+}
+
+/* A copy of a representation cache standardised with mean and sd (rows and targets are
+ * shared with c: free only imgf). */
+static void standardised_cache(const zm_stamp_cache *c, const double *mean, const double *sd, zm_stamp_cache *z)
+{
+    const int D = c->C;
+    *z = *c;
+    z->imgf = zm_malloc((size_t)(c->n ? c->n : 1) * D * sizeof(float));
+    for (long k = 0; k < c->n; k++)
+        for (int j = 0; j < D; j++)
+            z->imgf[(size_t)k * D + j] = (float)((c->imgf[(size_t)k * D + j] - mean[j]) / sd[j]);
+}
+
 static int train_one(const zm_ctx *ctx, const run_cfg *r, zm_stamp_cache *c, const long long *train, long ntr,
                      const long long *val, long nva, zm_net **out, zm_train_result *res, zm_err *err)
 {
@@ -355,6 +399,21 @@ static int train_one(const zm_ctx *ctx, const run_cfg *r, zm_stamp_cache *c, con
     memset(res, 0, sizeof *res);
     int rc = build_net(r, r->micro, &net, err);
     if (rc) return rc;
+    /* frozen: the stored representations are not standardised (elements of mean up to
+     * about 0.5 and sd 0.06 to 0.5 for the shipped model), so the head trains on them
+     * standardised with the training rows' mean and sd, from a fresh head init; the
+     * standardisation is then folded into its first linear layer, so the head returned,
+     * saved and used for every prediction takes the raw representation */
+    const int frozen = r->method == M_FROZEN;
+    double *mean = NULL, *sd = NULL;
+    zm_stamp_cache z;
+    if (frozen) {
+        zm_net_init_head(net, r->seed);
+        mean = zm_malloc((size_t)c->C * sizeof *mean), sd = zm_malloc((size_t)c->C * sizeof *sd);
+        repr_stats(c, train, ntr, mean, sd);
+        standardised_cache(c, mean, sd, &z);
+        c = &z;
+    }
     zm_adam opt;
     zm_adam_init(&opt, ZM_OPT_ADAMW, net->n_params, 0.9f, 0.999f, 1e-8f, (float)r->wd);
     if (r->method == M_TOP || r->method == M_ALL) {
@@ -379,10 +438,34 @@ static int train_one(const zm_ctx *ctx, const run_cfg *r, zm_stamp_cache *c, con
     tc.verbose = r->verbose;
     tc.on_epoch = r->on_epoch;
     tc.on_epoch_user = r->on_epoch_user;
+    float *mask = NULL;
+    if (frozen && r->l2 > 0 && (r->task.kind == ZM_TASK_BINARY || r->task.kind == ZM_TASK_MULTICLASS)) {
+        /* (l2 / 2n) |W|^2 on the head's weights, not its biases: logistic regression's
+         * penalty 1 / (2 C n) per mean loss, C = 1 / l2, on the standardised representation.
+         * The mlp head's three weight matrices get a tenth each: with a third each (or
+         * more) the product of the three shrinks to zero unless early stopping stops it
+         * first (docs/finetune.md) */
+        mask = zm_calloc(net->n_params, sizeof *mask);
+        for (int o = 0; o < net->n_ops; o++) {
+            const zm_op *op = &net->ops[o];
+            if (op->kind != ZM_OP_LINEAR) continue;
+            for (int i = 0; i < net->n_pinfo; i++)
+                if (!net->pinfo[i].is_state && net->pinfo[i].off == (size_t)op->w)
+                    for (size_t k = 0; k < net->pinfo[i].count; k++) mask[op->w + k] = 1.0f;
+        }
+        tc.l2 = r->l2 / (double)ntr / (r->head_hidden > 0 ? 10.0 : 1.0);
+        tc.l2_mask = mask;
+    }
     zm_train_data d = {zm_stamp_cache_load, c, c->C, c->S, c->A};
     zm_train_loss lf = {task_loss_fn, (void *)&r->task, 0};
     rc = zm_train_run(ctx, net, &opt, &d, train, ntr, val, nva, &lf, &tc, res, err);
     zm_adam_free(&opt);
+    free(mask);
+    if (frozen) {
+        if (!rc && zm_net_fold_input_standardisation(net, mean, sd))
+            rc = zm_err_set(err, ZM_ESTATE, "finetune: the %s head has no linear layer on the representation", net->arch);
+        free(z.imgf), free(mean), free(sd);
+    }
     if (rc) zm_net_free(net), net = NULL;
     *out = net;
     return rc;
@@ -474,11 +557,19 @@ static int load_finetune_tree(const zm_params *p, zm_gz_schema *tree, zm_err *er
     return rc;
 }
 
-static void base_cfg(const zm_params *p, run_cfg *r)
+/* [finetune] head: auto is the linear head (a logistic regression) for a classifier on a
+ * frozen encoder, whose mlp head scatters about that with few labels (docs/finetune.md),
+ * and the mlp head for the other modes and kinds (a tree's vote fractions on the test
+ * survey of e2e.finetune_tree: mlp 0.105 first-question error, linear 0.182). */
+static void base_cfg(const zm_params *p, int method, run_cfg *r)
 {
     memset(r, 0, sizeof *r);
+    r->method = method;
     zm_encoder_weights(p, "finetune.encoder", r->encoder, sizeof r->encoder);
-    r->head_hidden = strcmp(zm_param_str(p, "finetune.head"), "mlp") ? 0 : (int)zm_param_int(p, "finetune.head_hidden");
+    const char *head = zm_param_str(p, "finetune.head");
+    const int k = task_kind(p), classifier = k == ZM_TASK_BINARY || k == ZM_TASK_MULTICLASS;
+    const int mlp = !strcmp(head, "mlp") || (!strcmp(head, "auto") && !(method == M_FROZEN && classifier));
+    r->head_hidden = mlp ? (int)zm_param_int(p, "finetune.head_hidden") : 0;
     r->top = (int)zm_param_int(p, "finetune.top_blocks");
     r->micro = (int)zm_param_int(p, "train.micro_batch");
     r->epochs = (int)zm_param_int(p, "finetune.epochs");
@@ -552,8 +643,7 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
     const char *mname = zm_param_str(p, "finetune.mode");
     const int method = !strcmp(mname, "top") ? M_TOP : !strcmp(mname, "all") ? M_ALL : M_FROZEN;
     run_cfg r;
-    base_cfg(p, &r);
-    r.method = method;
+    base_cfg(p, method, &r);
     r.task.kind = (zm_task_kind)task_kind(p);
     r.verbose = 1;
     char output[4200], ckpt[4300];
@@ -675,6 +765,40 @@ static int run_finetune(const zm_stage_args *a, zm_err *err)
             long have = counts[k];
             for (long i = 0; have && have < cmax; i = (i + 1) % n0)
                 if ((int)lroundf(c.targets[zm_stamp_cache_find(&c, train[i])]) == k) train[ntr++] = train[i], have++;
+        }
+    }
+    if (method == M_FROZEN) {
+        /* a head on fixed features: its own learning rate, an L2 penalty, and enough steps
+         * (with fewer labels than a batch an epoch is one step) */
+        r.lr = zm_param_real(p, "finetune.frozen_lr");
+        r.l2 = zm_param_real(p, "finetune.head_l2");
+        const long long B = r.batch < ntr ? r.batch : ntr;
+        const long spe = (long)(ntr / B), want = (long)zm_param_int(p, "finetune.frozen_min_steps");
+        if ((long long)r.epochs * spe < want) {
+            /* patience grows with the epochs: it counts the same steps of the run */
+            const int e0 = r.epochs;
+            r.epochs = (int)((want + spe - 1) / spe);
+            r.patience = (int)(((long long)r.patience * r.epochs + e0 - 1) / e0);
+            zm_info0("finetune: %d epochs of %ld step(s) (patience %d), to make at least [finetune] frozen_min_steps "
+                     "= %ld steps", r.epochs, spe, r.patience, want);
+        }
+    }
+    if (classifier && r.patience > 0) {
+        /* early stopping on a validation loss of a handful of labels of one class follows
+         * their noise: off below stop_min_class labels of every class */
+        long vc[256] = {0}, need = (long)zm_param_int(p, "finetune.stop_min_class");
+        for (long i = 0; i < nva; i++) {
+            int k = (int)lroundf(c.targets[zm_stamp_cache_find(&c, val[i])]);
+            if (k >= 0 && k < 256) vc[k]++;
+        }
+        int worst = -1;
+        for (int k = 0; k < K; k++)
+            if (counts[k] && (worst < 0 || vc[k] < vc[worst])) worst = k;
+        if (worst >= 0 && vc[worst] < need) {
+            zm_warn0("finetune: the validation labels hold %ld of class %d, fewer than [finetune] stop_min_class = %ld: "
+                     "early stopping is off; the head trains all %d epochs and keeps its last weights", vc[worst],
+                     worst, need, r.epochs);
+            r.patience = 0;
         }
     }
     zm_info0("finetune: %ld label rows: %ld matched galaxies (%ld rejected, %ld without a galaxy, %ld repeated), %ld "
@@ -1058,6 +1182,12 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
         zm_info0("finetune --learning-curve: %ld + %ld labels to draw from, test %ld (%ld positive, balanced); %d sizes x "
                  "%d seeds x %d methods; %ld steps (image runs %ld) of batch %lld", npos, nneg, nte, ntp, nsizes, nseeds,
                  nmeth, steps, isteps, zm_param_int(p, "finetune.batch"));
+    /* binary labels with the representation loaded: scikit-learn's default logistic
+     * regression (L2, C = 1, on the stored representation as it is) on each training
+     * set, rank 0 alone, as a baseline beside the frozen heads (tests/reference/
+     * finetune_logistic.py checks it against scikit-learn) */
+    const int lr_base = !is_tree && need_emb;
+    double *lacc = zm_calloc((size_t)nsizes * nseeds, sizeof *lacc), *lauc = zm_calloc((size_t)nsizes * nseeds, sizeof *lauc);
     double t0 = zm_now();
     for (int si = 0; si < nsizes && !rc; si++)
         for (int sd = 0; sd < nseeds && !rc; sd++) {
@@ -1070,19 +1200,50 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
             draw(pos, npos, kp, &rng, tr);
             draw(neg, nneg, kn, &rng, tr + kp);
             long ntr = kp + kn;
+            if (lr_base && ctx->rank == 0) {
+                const int D = ce.C;
+                float *X = zm_malloc((size_t)ntr * D * sizeof *X), *y = zm_malloc((size_t)ntr * sizeof *y);
+                float *zt = zm_malloc((size_t)(nte ? nte : 1) * sizeof *zt), *Xt = zm_malloc((size_t)(nte ? nte : 1) * D * sizeof *Xt);
+                double *w = zm_malloc((size_t)(D + 1) * sizeof *w);
+                for (long i = 0; i < ntr; i++) {
+                    long k = zm_stamp_cache_find(&ce, tr[i]);
+                    memcpy(X + (size_t)i * D, ce.imgf + (size_t)k * D, (size_t)D * sizeof *X);
+                    y[i] = ce.targets[k];
+                }
+                for (long i = 0; i < nte; i++)
+                    memcpy(Xt + (size_t)i * D, ce.imgf + (size_t)zm_stamp_cache_find(&ce, test[i]) * D, (size_t)D * sizeof *Xt);
+                zm_err le = {0};
+                int it = zm_logreg_fit(X, y, ntr, D, 1.0, w, &le);
+                size_t k = (size_t)si * nseeds + sd;
+                if (it < 0) {
+                    zm_warn("finetune --learning-curve: %s", le.msg);
+                    lacc[k] = lauc[k] = NAN;
+                } else {
+                    zm_logreg_decision(w, Xt, nte, D, zt);
+                    unsigned char *yt = zm_malloc((size_t)(nte ? nte : 1));
+                    long right = 0;
+                    for (long i = 0; i < nte; i++) yt[i] = tl[i] > 0.5f, right += (zt[i] >= 0) == yt[i];
+                    lacc[k] = nte ? (double)right / (double)nte : NAN;
+                    lauc[k] = zm_roc_auc(zt, yt, nte);
+                    free(yt);
+                    zm_info0("finetune --learning-curve: %ld labels, seed %d, logistic regression: test accuracy %.3f, "
+                             "ROC AUC %.3f (%d Newton steps, %.0f s so far)", ntr, sd, lacc[k], lauc[k], it, zm_now() - t0);
+                }
+                free(X), free(y), free(zt), free(Xt), free(w);
+            }
             for (int mi = 0; mi < nmeth && !rc; mi++) {
                 run_cfg r;
-                base_cfg(p, &r);
+                base_cfg(p, meth[mi], &r);
                 r.info = info;
-                r.method = meth[mi];
                 r.task = task;
                 r.seed = (unsigned long long)(1000 + sd);
                 r.patience = 0;
+                if (r.method == M_FROZEN) r.lr = zm_param_real(p, "finetune.frozen_lr"), r.l2 = zm_param_real(p, "finetune.head_l2");
+                else r.lr = lr_img;
                 long bsz = r.batch < ntr ? r.batch : ntr;
                 long st = r.method == M_FROZEN ? steps : isteps;
                 r.max_steps = st;
                 r.epochs = (int)((st + ntr / bsz - 1) / (ntr / bsz));
-                if (r.method != M_FROZEN) r.lr = lr_img;
                 if (r.method == M_FROZEN) r.micro = (int)(bsz < 256 ? bsz : 256);
                 zm_net *net = NULL;
                 zm_train_result res;
@@ -1155,6 +1316,23 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
                         fprintf(csv, "%ld,%s,%d,%.6f,%.6f\n", sizes[si], method_names[meth[mi]], sd, acc[k], auc[k]);
                     }
                 }
+                if (lr_base) {
+                    /* the baseline's row: the same statistics of its seeds */
+                    fprintf(md, "| %ld | logistic regression |", sizes[si]);
+                    for (int q = 0; q < 2; q++) {
+                        const double *v = (q ? lauc : lacc) + (size_t)si * nseeds;
+                        double mean = 0, var = 0;
+                        for (int sd = 0; sd < nseeds; sd++) mean += v[sd] / nseeds, tmp[sd] = v[sd];
+                        for (int sd = 0; sd < nseeds; sd++) var += (v[sd] - mean) * (v[sd] - mean);
+                        qsort(tmp, (size_t)nseeds, sizeof *tmp, cmp_double);
+                        fprintf(md, " %.3f ± %.3f | %.3f-%.3f |", mean, nseeds > 1 ? sqrt(var / (nseeds - 1)) : 0, tmp[0],
+                                tmp[nseeds - 1]);
+                    }
+                    fputc('\n', md);
+                    for (int sd = 0; sd < nseeds; sd++)
+                        fprintf(csv, "%ld,logistic,%d,%.6f,%.6f\n", sizes[si], sd, lacc[(size_t)si * nseeds + sd],
+                                lauc[(size_t)si * nseeds + sd]);
+                }
             }
             if (is_tree)
                 fprintf(md, "\nTest: the %ld labelled galaxies of the held-out split; predicting the mean vote fractions "
@@ -1166,6 +1344,10 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
             static const char *const colour[] = {"blue", "orange", "green", "red", "purple", "brown", "pink", "grey"};
             for (int mi = 0; mi < nmeth; mi++) fprintf(md, "%s%s %s", mi ? ", " : "", method_names[meth[mi]], colour[mi % 8]);
             fprintf(md, ".");
+            if (lr_base)
+                fprintf(md, " Logistic regression: scikit-learn's default (L2, C = 1, no class weights) on the stored "
+                            "representation, fitted exactly (Newton) to each training set: a baseline for the frozen "
+                            "heads, not in the plot.");
             if (views.n > 1 || views.angle)
                 fprintf(md, " Every prediction is %s %d test-time view%s of each stamp%s (the store's "
                             "representation was embedded with %s; image runs %s).",
@@ -1186,7 +1368,7 @@ static int learning_curve(const zm_stage_args *a, zm_store *s, const char *path,
     }
     ZM_CHECK_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, ctx->comm));
     if (rc && ctx->rank) zm_err_set(err, ZM_EIO, "finetune --learning-curve: writing the table failed on rank 0");
-    free(acc), free(auc), free(tl), free(pr), free(tr), free(test);
+    free(acc), free(auc), free(lacc), free(lauc), free(tl), free(pr), free(tr), free(test);
     free(pos), free(neg), free(tpos), free(tneg), free(use), free(use2);
     labelset_free(&L);
     zm_stamp_cache_free(&ci), zm_stamp_cache_free(&ce);

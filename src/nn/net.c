@@ -778,6 +778,46 @@ float *zm_net_param_data(zm_net *net, const zm_param *p)
     return (p->is_state ? net->state : net->params) + p->off;
 }
 
+void zm_net_init_head(zm_net *net, uint64_t seed)
+{
+    const int head = net->n_blocks - 1;
+    int last = -1;
+    for (int o = 0; o < net->n_ops; o++)
+        if (net->ops[o].kind == ZM_OP_LINEAR && net->ops[o].block == head) last = o;
+    zm_rng r;
+    zm_rng_seed(&r, seed, 0x4ead);
+    for (int o = 0; o < net->n_ops; o++) {
+        const zm_op *op = &net->ops[o];
+        if (op->kind != ZM_OP_LINEAR || op->block != head) continue;
+        const size_t I = t_size(&net->t[op->in0]), O = (size_t)net->t[op->out].c;
+        const double bound = o == last ? 0.0 : 1.0 / sqrt((double)I);
+        for (size_t i = 0; i < I * O; i++) net->params[op->w + i] = (float)(bound * (2.0 * zm_rng_uniform(&r) - 1.0));
+        for (size_t i = 0; i < O && op->b >= 0; i++) net->params[op->b + i] = (float)(bound * (2.0 * zm_rng_uniform(&r) - 1.0));
+    }
+}
+
+int zm_net_fold_input_standardisation(zm_net *net, const double *mean, const double *sd)
+{
+    for (int o = 0; o < net->n_ops; o++) {
+        const zm_op *op = &net->ops[o];
+        if (op->kind != ZM_OP_LINEAR) continue;
+        const size_t I = t_size(&net->t[op->in0]), O = (size_t)net->t[op->out].c;
+        if (I != t_size(&net->t[net->input])) return -1;
+        float *W = net->params + op->w, *b = op->b >= 0 ? net->params + op->b : NULL;
+        for (size_t k = 0; k < O; k++) {
+            double shift = 0;
+            for (size_t i = 0; i < I; i++) {
+                const double w = (double)W[k * I + i] / sd[i];
+                shift += w * mean[i];
+                W[k * I + i] = (float)w;
+            }
+            if (b) b[k] = (float)((double)b[k] - shift);
+        }
+        return 0;
+    }
+    return -1;
+}
+
 int zm_net_copy_matching(zm_net *dst, const zm_net *src)
 {
     int n = 0;

@@ -320,6 +320,9 @@ int zm_train_run(const zm_ctx *ctx, zm_net *net, zm_adam *opt, const zm_train_da
             const double t_ar = zm_now();
             ZM_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, net->grads, (int)net->n_params, MPI_FLOAT, MPI_SUM, ctx->comm));
             res->allreduce_seconds += zm_now() - t_ar;
+            if (cfg->l2 > 0)
+                for (size_t i = 0; i < net->n_params; i++)
+                    net->grads[i] += (float)(cfg->l2 * (cfg->l2_mask ? cfg->l2_mask[i] : 1.0f)) * net->params[i];
             if (cfg->clip > 0) zm_grad_clip(net->grads, net->n_params, cfg->clip);
             zm_adam_step(opt, net->params, net->grads, (float)zm_lr_at(&cfg->lr, step));
             /* the frozen blocks' running statistics do not move (zm_net_set_trainable_from):

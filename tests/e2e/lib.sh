@@ -24,11 +24,12 @@ zt_need_shared() {
 }
 # the 240-galaxy test survey (4 bricks, split by brick into train/validation/test) simulated
 # into $1/survey, planned, cut (72 px grey) and embedded with the shipped model into $1/s.h5
-# on 2 ranks; sets `common`, the --set options that name them (logs in the current folder)
+# on 2 ranks; sets `common`, the --set options that name them (logs in the current folder).
+# Further arguments are more [simulate] options (--set simulate.bricks=8 ...), which win.
 zt_embedded_survey() {
   local sim=(--set simulate.out="$1/survey" --set simulate.bricks=4 --set simulate.brick_size=1200 --set simulate.seed=3
              --set simulate.galaxies_per_brick=60 --set simulate.stars_per_brick=2 --set simulate.min_separation=10
-             --set simulate.val_fraction=0.25 --set simulate.test_fraction=0.25)
+             --set simulate.val_fraction=0.25 --set simulate.test_fraction=0.25 "${@:2}")
   zt_mpi 2 simulate "${sim[@]}" > sim.log 2>&1
   common=(--set survey.root="$1/survey" --set store.path="$1/s.h5" --set cutout.size=72 --set cutout.channels=grey
           --set embed.weights="$ZM_SOURCE_DIR/models/zoonet-gz-sim.h5" --set train.micro_batch=8)

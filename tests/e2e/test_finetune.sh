@@ -16,7 +16,7 @@ work=$(zt_workdir finetune)
 cd "$work"
 zt_embedded_survey "$work"
 ft=(--set finetune.labels="$work/survey/rings.csv" --set finetune.label_column=ring --set finetune.task=rings
-    --set finetune.epochs=12 --set finetune.patience=0 --set finetune.lr=1e-3)
+    --set finetune.epochs=12 --set finetune.patience=0 --set finetune.frozen_min_steps=0 --set finetune.lr=1e-3)
 for np in 1 2 3; do
   cp s.h5 s$np.h5
   zt_mpi $np finetune "${common[@]}" "${ft[@]}" --set store.path="$work/s$np.h5" --set finetune.output="$work/rings$np.h5" > ft$np.log 2>&1
@@ -46,7 +46,7 @@ print(f"fine-tuned weight files on 1 / 2 / 3 ranks differ by at most {dw:.2e}")
 # the gradients are summed in another order on each rank count: 12 epochs of float
 # rounding (1.5e-6 in the optimised build, 3.4e-5 in the sanitizer's -O0 build)
 assert dw < 1e-4
-assert h5py.File(f"{w}/rings1.h5", "r").attrs["head_hidden"] == 64
+assert h5py.File(f"{w}/rings1.h5", "r").attrs["head_hidden"] == 0  # head = auto: linear when frozen
 rows = list(csv.DictReader(open(f"{w}/survey/rings.csv")))
 nl = np.isfinite(lab).sum()
 assert nl == len(rows), (nl, len(rows))
@@ -143,7 +143,7 @@ zt_mpi 2 finetune "${common[@]}" --set finetune.labels="$work/multi.csv" --set f
 grep -q "third (multiclass, 3 classes, frozen)" multi.log
 grep -q "3 rejected, 1 without a galaxy" multi.log
 zt_mpi 3 finetune "${common[@]}" --set finetune.labels="$work/reg.csv" --set finetune.match=id --set finetune.kind=regression \
-  --set finetune.task=size --set finetune.head=linear --set finetune.epochs=3 --set finetune.output="$work/reg.h5" > reg.log 2>&1
+  --set finetune.task=size --set finetune.head=mlp --set finetune.epochs=3 --set finetune.output="$work/reg.h5" > reg.log 2>&1
 grep -q "size (regression, frozen)" reg.log
 $ZM_PYTHON - "$work" <<'PY'
 import sys, h5py, numpy as np
@@ -191,5 +191,6 @@ set -e
 zt_mpi 2 finetune "${common[@]}" --set finetune.label_column=ring --set finetune.lc_sizes=10,20 --set finetune.lc_seeds=2 \
   --set finetune.lc_methods=frozen --set finetune.lc_steps=20 --set finetune.lc_out="$work/lc" \
   --learning-curve "$work/survey/rings.csv" > lc.log 2>&1
-test -s lc.png && grep -q "| 20 | frozen |" lc.md && [ "$(wc -l < lc.csv)" = 5 ]
+test -s lc.png && grep -q "| 20 | frozen |" lc.md && grep -q "| 20 | logistic regression |" lc.md
+[ "$(grep -vc ',logistic,' lc.csv)" = 5 ] && [ "$(grep -c ',logistic,' lc.csv)" = 4 ]
 echo "finetune: all checks passed"
