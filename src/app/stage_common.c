@@ -75,7 +75,7 @@ int zm_stage_open_store(const zm_stage_args *a, int writable, const char *need_s
     return 0;
 }
 
-static int file_exists(const char *path)
+int zm_is_file(const char *path)
 {
     struct stat st;
     return path && path[0] && stat(path, &st) == 0 && S_ISREG(st.st_mode);
@@ -90,7 +90,7 @@ const char *zm_encoder_weights(const zm_params *p, const char *first_key, char *
     }
     const char *out = zm_param_str(p, "model.output");
     snprintf(buf, n, "%s", out ? out : "");
-    if (zm_param_is_set(p, "model.output") || file_exists(out)) return buf;
+    if (zm_param_is_set(p, "model.output") || zm_is_file(out)) return buf;
     /* the shipped model: <prefix>/share/zoomorph/models beside <prefix>/bin/zoomorph, then
      * the source tree this binary was built from */
     char exe[PATH_MAX] = "", cand[2][PATH_MAX + 64];
@@ -101,7 +101,7 @@ const char *zm_encoder_weights(const zm_params *p, const char *first_key, char *
     snprintf(cand[0], sizeof cand[0], "%s/../share/zoomorph/models/%s", exe, ZM_SHIPPED_MODEL);
     snprintf(cand[1], sizeof cand[1], "%s/models/%s", ZM_SOURCE_DIR_AT_BUILD, ZM_SHIPPED_MODEL);
     for (int c = 0; c < 2; c++)
-        if (file_exists(cand[c])) {
+        if (zm_is_file(cand[c])) {
             char real[PATH_MAX];
             snprintf(buf, n, "%s", realpath(cand[c], real) ? real : cand[c]);
             zm_log0(ZM_LOG_DEBUG, "no weights named ([embed] weights empty, no %s): the shipped model %s",

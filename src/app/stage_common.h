@@ -105,6 +105,9 @@ int zm_stage_open_store(const zm_stage_args *a, int writable, const char *need_s
                         zm_store **s, zm_err *err);
 
 /* [cutout] parameters. */
+/* 1 if path names an existing regular file. */
+int zm_is_file(const char *path);
+
 /* The encoder's weight file: the first non-empty of first_key (may be NULL), [embed]
  * weights and [model] output where the user set it or the file exists; otherwise the
  * shipped model (models/zoonet-gz-sim.h5 beside the executable's install prefix, then in

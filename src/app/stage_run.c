@@ -47,7 +47,6 @@ typedef struct {
     int (*done_outside)(const zm_params *p);
 } run_step;
 
-static int is_file(const char *path);
 
 static int want_simulate(const zm_params *p, char *why, size_t n)
 {
@@ -99,7 +98,7 @@ static int simulated(const zm_params *p)
     char a[4200], b[4200];
     snprintf(a, sizeof a, "%s/truth.fits", zm_param_str(p, "simulate.out"));
     snprintf(b, sizeof b, "%s/survey-bricks.fits", zm_param_str(p, "simulate.out"));
-    return is_file(a) && is_file(b);
+    return zm_is_file(a) && zm_is_file(b);
 }
 
 /* The chain. Adding a stage is one line (its function is found by name in zm_stages; a
@@ -146,7 +145,6 @@ static int step_index(const char *name)
     return -1;
 }
 
-static int is_file(const char *path) { struct stat st; return path && path[0] && stat(path, &st) == 0 && S_ISREG(st.st_mode); }
 static int is_dir(const char *path) { struct stat st; return path && path[0] && stat(path, &st) == 0 && S_ISDIR(st.st_mode); }
 
 /* Open file descriptors of this process (/proc/self/fd), -1 where unknown. */
@@ -193,25 +191,25 @@ static int preflight(const zm_params *p, const step_state *st, zm_err *err)
                                   "layout with coadd/ and tractor/), or set [run] simulate = true", root);
         } else {
             const char *t = zm_param_str(p, "survey.cutout_table");
-            if (!is_file(t))
+            if (!zm_is_file(t))
                 return zm_err_set(err, ZM_ECONFIG, "config key [survey] cutout_table: %s does not exist",
                                   t && t[0] ? t : "(not set)");
         }
     }
-    if (will_run(st, "plan") && is_file(zm_param_str(p, "store.path")) && !zm_param_bool(p, "store.overwrite"))
+    if (will_run(st, "plan") && zm_is_file(zm_param_str(p, "store.path")) && !zm_param_bool(p, "store.overwrite"))
         return zm_err_set(err, ZM_ECONFIG, "config key [store] path: %s exists and stage plan would create it again; "
                           "set [store] overwrite = true or choose another path", zm_param_str(p, "store.path"));
-    if (will_run(st, "votes") && !sim && !is_file(zm_param_str(p, "labels.votes")))
+    if (will_run(st, "votes") && !sim && !zm_is_file(zm_param_str(p, "labels.votes")))
         return zm_err_set(err, ZM_ECONFIG, "config key [labels] votes: %s does not exist", zm_param_str(p, "labels.votes"));
     if (will_run(st, "pretrain")) {
         const char *w = zm_param_str(p, "model.weights");
-        if (w && w[0] && !is_file(w)) return zm_err_set(err, ZM_ECONFIG, "config key [model] weights: %s does not exist", w);
+        if (w && w[0] && !zm_is_file(w)) return zm_err_set(err, ZM_ECONFIG, "config key [model] weights: %s does not exist", w);
     }
     if (will_run(st, "embed") && !will_run(st, "pretrain")) {
         char wbuf[PATH_MAX];
         const char *w = zm_encoder_weights(p, NULL, wbuf, sizeof wbuf);
         const char *key = zm_param_str(p, "embed.weights")[0] ? "[embed] weights" : "[model] output (as [embed] weights is empty)";
-        if (!is_file(w))
+        if (!zm_is_file(w))
             return zm_err_set(err, ZM_ECONFIG, "config key %s: weight file %s does not exist; name a model in [embed] "
                               "weights, or set [run] pretrain = true", key, w);
     }
@@ -219,17 +217,17 @@ static int preflight(const zm_params *p, const step_state *st, zm_err *err)
         char buf[4096], *items[2];
         int n = zm_param_list(p, "similar.queries", items, 2, buf, sizeof buf);
         char *end = NULL;
-        if (n == 1 && (strtoll(items[0], &end, 10), *end) && !is_file(items[0]))
+        if (n == 1 && (strtoll(items[0], &end, 10), *end) && !zm_is_file(items[0]))
             return zm_err_set(err, ZM_ECONFIG, "config key [similar] queries: %s is neither a row id nor an existing file",
                               items[0]);
     }
     if (will_run(st, "anomaly") && !sim) {
         const char *e = zm_param_str(p, "anomaly.evaluate");
-        if (e && e[0] && !is_file(e)) return zm_err_set(err, ZM_ECONFIG, "config key [anomaly] evaluate: %s does not exist", e);
+        if (e && e[0] && !zm_is_file(e)) return zm_err_set(err, ZM_ECONFIG, "config key [anomaly] evaluate: %s does not exist", e);
     }
-    if (will_run(st, "finetune") && !sim && !is_file(zm_param_str(p, "finetune.labels")))
+    if (will_run(st, "finetune") && !sim && !zm_is_file(zm_param_str(p, "finetune.labels")))
         return zm_err_set(err, ZM_ECONFIG, "config key [finetune] labels: %s does not exist", zm_param_str(p, "finetune.labels"));
-    if (will_run(st, "catalogue") && is_file(zm_param_str(p, "catalogue.path")) && !zm_param_bool(p, "catalogue.overwrite"))
+    if (will_run(st, "catalogue") && zm_is_file(zm_param_str(p, "catalogue.path")) && !zm_param_bool(p, "catalogue.overwrite"))
         return zm_err_set(err, ZM_ECONFIG, "config key [catalogue] path: %s exists; set [catalogue] overwrite = true or "
                           "choose another path", zm_param_str(p, "catalogue.path"));
     return 0;
@@ -269,7 +267,7 @@ static void describe_output(zm_store *s, const zm_params *p, int i, step_state *
 static void record(const zm_ctx *ctx, const zm_params *p, step_state *st, const int *mark, int nmark)
 {
     const char *path = zm_param_str(p, "store.path");
-    int exists = ctx->rank == 0 ? is_file(path) : 0;
+    int exists = ctx->rank == 0 ? zm_is_file(path) : 0;
     ZM_CHECK_MPI(MPI_Bcast(&exists, 1, MPI_INT, 0, ctx->comm));
     if (!exists) return;
     zm_err e = {0};
@@ -362,7 +360,7 @@ static int run_run(const zm_stage_args *a, zm_err *err)
     step_state st[NSTEPS];
     memset(st, 0, sizeof st);
     const char *spath = zm_param_str(p, "store.path");
-    int exists = ctx->rank == 0 ? is_file(spath) : 0;
+    int exists = ctx->rank == 0 ? zm_is_file(spath) : 0;
     ZM_CHECK_MPI(MPI_Bcast(&exists, 1, MPI_INT, 0, ctx->comm));
     zm_store *s = NULL;
     if (exists && zm_store_open(&s, spath, 0, ctx, err)) {
@@ -478,7 +476,7 @@ static int run_run(const zm_stage_args *a, zm_err *err)
             }
         }
         /* before plan has made the store, marks wait */
-        int sexists = ctx->rank == 0 ? is_file(spath) : 0;
+        int sexists = ctx->rank == 0 ? zm_is_file(spath) : 0;
         ZM_CHECK_MPI(MPI_Bcast(&sexists, 1, MPI_INT, 0, ctx->comm));
         if (sexists || stop) {
             record(ctx, p, st, mark, nmark);
